@@ -1,0 +1,195 @@
+import { ConditionFailedError, ValidationError } from '../../domain/errors.ts';
+import type { Task } from '../../domain/task.ts';
+import { ALL_STATUSES, type TaskStatus } from '../../domain/task-status.ts';
+import type {
+  CreateResult,
+  NewTask,
+  QueueCounts,
+  TaskFilter,
+  TaskPage,
+  TaskPatch,
+  TaskStore,
+  UpdateCondition,
+} from '../../ports/task-store.ts';
+import type { SqliteDatabase } from './sqlite-database.ts';
+
+interface TaskRow {
+  doc: string;
+}
+
+function ms(iso: string | null): number | null {
+  return iso === null ? null : Date.parse(iso);
+}
+
+function encodeToken(createdMs: number, id: string): string {
+  return Buffer.from(JSON.stringify([createdMs, id])).toString('base64url');
+}
+
+function decodeToken(token: string): [number, string] {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && typeof value[0] === 'number' && typeof value[1] === 'string') {
+      return [value[0], value[1]];
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw ValidationError.single('nextToken', 'is not a token this API returned; pass the nextToken of the previous page');
+}
+
+/**
+ * The local task store: one row per task (the task as JSON plus the columns its indexes need) in the
+ * shared SQLite file. Every insert and update appends the new image to `task_changes` in the same
+ * transaction, which is what the change feed publishes, like a DynamoDB stream with NEW_IMAGE.
+ * Conditions are checked inside the write transaction, so they are as strict as DynamoDB's
+ * condition expressions.
+ */
+export class SqliteTaskStore implements TaskStore {
+  readonly #db: SqliteDatabase;
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+  }
+
+  #read(id: string): Task | null {
+    const row = this.#db.statement('SELECT doc FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
+    return row ? (JSON.parse(row.doc) as Task) : null;
+  }
+
+  #recordChange(task: Task, event: 'INSERT' | 'MODIFY', doc: string): void {
+    this.#db.statement('INSERT INTO task_changes (task_id, event, image) VALUES (?, ?, ?)').run(task.id, event, doc);
+  }
+
+  create(items: readonly NewTask[]): Promise<CreateResult[]> {
+    return this.#db.write(() => {
+      const results: CreateResult[] = [];
+      for (const { task, idempotencyKeyExpiresAt } of items) {
+        const nowMs = Date.parse(task.createdAt);
+        if (task.idempotencyKey !== null && idempotencyKeyExpiresAt !== null) {
+          const existing = this.#db
+            .statement('SELECT task_id FROM idempotency_keys WHERE key = ? AND expires_ms > ?')
+            .get(task.idempotencyKey, nowMs) as { task_id: string } | undefined;
+          const first = existing ? this.#read(existing.task_id) : null;
+          if (first) {
+            results.push({ task: first, created: false });
+            continue;
+          }
+          this.#db
+            .statement(
+              'INSERT INTO idempotency_keys (key, task_id, expires_ms) VALUES (?, ?, ?) ' +
+                'ON CONFLICT (key) DO UPDATE SET task_id = excluded.task_id, expires_ms = excluded.expires_ms',
+            )
+            .run(task.idempotencyKey, task.id, Date.parse(idempotencyKeyExpiresAt));
+        }
+        const doc = JSON.stringify(task);
+        this.#db
+          .statement(
+            'INSERT INTO tasks (id, type, status, created_ms, run_at_ms, expires_ms, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(task.id, task.type, task.status, nowMs, Date.parse(task.runAt), ms(task.expiresAt), task.version, doc);
+        this.#recordChange(task, 'INSERT', doc);
+        results.push({ task, created: true });
+      }
+      return results;
+    });
+  }
+
+  get(id: string): Promise<Task | null> {
+    return Promise.resolve(this.#read(id));
+  }
+
+  update(id: string, patch: TaskPatch, condition: UpdateCondition, now: string): Promise<Task> {
+    return this.#db.write(() => {
+      const current = this.#read(id);
+      if (!current) throw new ConditionFailedError(id, 'it does not exist');
+      if (condition.version !== undefined && current.version !== condition.version) {
+        throw new ConditionFailedError(id, `version is ${current.version}, expected ${condition.version}`);
+      }
+      if (condition.statusIn !== undefined && !condition.statusIn.includes(current.status)) {
+        throw new ConditionFailedError(id, `status is ${current.status}, expected ${condition.statusIn.join(' or ')}`);
+      }
+      if (condition.attempts !== undefined && current.attempts !== condition.attempts) {
+        throw new ConditionFailedError(id, `attempt is ${current.attempts}, expected ${condition.attempts}`);
+      }
+      if (condition.cancelRequested !== undefined && current.cancelRequested !== condition.cancelRequested) {
+        throw new ConditionFailedError(id, `cancelRequested is ${current.cancelRequested}`);
+      }
+      const next: Task = { ...current, ...patch, version: current.version + 1, updatedAt: now };
+      const doc = JSON.stringify(next);
+      this.#db
+        .statement('UPDATE tasks SET status = ?, run_at_ms = ?, expires_ms = ?, version = ?, doc = ? WHERE id = ?')
+        .run(next.status, Date.parse(next.runAt), ms(next.expiresAt), next.version, doc, id);
+      this.#recordChange(next, 'MODIFY', doc);
+      return next;
+    });
+  }
+
+  deleteUnqueued(id: string, version: number): Promise<void> {
+    return this.#db.write(() => {
+      this.#db.statement('DELETE FROM tasks WHERE id = ? AND version = ?').run(id, version);
+      this.#db.statement('DELETE FROM idempotency_keys WHERE task_id = ?').run(id);
+    });
+  }
+
+  list(filter: TaskFilter, limit: number, nextToken: string | null): Promise<TaskPage> {
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    if (filter.status) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
+    if (filter.type) {
+      where.push('type = ?');
+      params.push(filter.type);
+    }
+    if (nextToken) {
+      const [createdMs, id] = decodeToken(nextToken);
+      where.push('(created_ms, id) < (?, ?)');
+      params.push(createdMs, id);
+    }
+    const sql =
+      `SELECT doc FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
+      'ORDER BY created_ms DESC, id DESC LIMIT ?';
+    const rows = this.#db.statement(sql).all(...params, limit + 1) as unknown as TaskRow[];
+    const items = rows.slice(0, limit).map((row) => JSON.parse(row.doc) as Task);
+    const last = items.at(-1);
+    return Promise.resolve({
+      items,
+      nextToken: rows.length > limit && last ? encodeToken(Date.parse(last.createdAt), last.id) : null,
+    });
+  }
+
+  counts(now: string): Promise<QueueCounts> {
+    const counts = Object.fromEntries(ALL_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
+    for (const row of this.#db.statement('SELECT status, n FROM status_counts').all() as Array<{
+      status: TaskStatus;
+      n: number;
+    }>) {
+      counts[row.status] = row.n;
+    }
+    const nowMs = Date.parse(now);
+    const oldest = this.#db
+      .statement(
+        "SELECT min(run_at_ms) AS t FROM (SELECT min(run_at_ms) AS run_at_ms FROM tasks WHERE status = 'QUEUED' AND run_at_ms <= ?1 " +
+          "UNION ALL SELECT min(run_at_ms) FROM tasks WHERE status = 'RETRYING' AND run_at_ms <= ?1)",
+      )
+      .get(nowMs) as { t: number | null };
+    return Promise.resolve({
+      counts,
+      oldestWaitingRunAt: oldest.t === null ? null : new Date(oldest.t).toISOString(),
+    });
+  }
+
+  /** Removes finished tasks past their expiry, like DynamoDB TTL (no change is published). */
+  sweepExpired(nowMs: number, max: number): Promise<number> {
+    return this.#db.write(() => {
+      const tasks = this.#db
+        .statement(
+          'DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE expires_ms IS NOT NULL AND expires_ms <= ? LIMIT ?)',
+        )
+        .run(nowMs, max);
+      this.#db.statement('DELETE FROM idempotency_keys WHERE expires_ms <= ?').run(nowMs);
+      return Number(tasks.changes);
+    });
+  }
+}

@@ -1,0 +1,73 @@
+import { ValidationError } from '../domain/errors.ts';
+import type { Logger } from '../domain/task-type.ts';
+import type { SubmitTaskRequest } from '../use-cases/submit-tasks.ts';
+import type { makeSubmitTasks } from '../use-cases/submit-tasks.ts';
+import type { makeCancelTask } from '../use-cases/cancel-task.ts';
+import type { makeRetryTask } from '../use-cases/retry-task.ts';
+import type { makeGetTask, makeListTasks, makeQueueStats } from '../use-cases/query-tasks.ts';
+import type { TaskFilter } from '../ports/task-store.ts';
+import { envelopeFromError, type ResolverEnvelope } from './error-envelope.ts';
+
+/** The payload the APPSYNC_JS resolvers send to the resolver Lambda (see resolvers/lib/lambda.ts). */
+export interface ApiResolverEvent {
+  info: { parentTypeName: string; fieldName: string };
+  arguments: Record<string, unknown>;
+}
+
+export interface ApiResolverDeps {
+  submitTasks: ReturnType<typeof makeSubmitTasks>;
+  cancelTask: ReturnType<typeof makeCancelTask>;
+  retryTask: ReturnType<typeof makeRetryTask>;
+  getTask: ReturnType<typeof makeGetTask>;
+  listTasks: ReturnType<typeof makeListTasks>;
+  queueStats: ReturnType<typeof makeQueueStats>;
+  logger: Logger;
+}
+
+function stringArg(args: Record<string, unknown>, name: string): string {
+  const value = args[name];
+  if (typeof value !== 'string' || value.length === 0) throw ValidationError.single(name, 'is required');
+  return value;
+}
+
+/**
+ * The resolver Lambda: one function behind the mutations and the queries that need more than a
+ * DynamoDB request. It maps the AppSync field to a use case and every outcome to an envelope.
+ *
+ * @example
+ * export const handler = makeApiResolverHandler(deps); // lambdas/api-resolver.ts
+ */
+export function makeApiResolverHandler(deps: ApiResolverDeps) {
+  const fields: Record<string, (args: Record<string, unknown>) => Promise<unknown>> = {
+    'Mutation.submitTask': async (args) => {
+      const [task] = await deps.submitTasks([args['input'] as SubmitTaskRequest], 'input', () => 'input');
+      return task;
+    },
+    'Mutation.submitTasks': (args) => {
+      const inputs = args['inputs'];
+      if (!Array.isArray(inputs)) throw ValidationError.single('inputs', 'must be a list');
+      return deps.submitTasks(inputs as SubmitTaskRequest[], 'inputs', (i) => `inputs[${i}]`);
+    },
+    'Mutation.cancelTask': (args) => deps.cancelTask(stringArg(args, 'id')),
+    'Mutation.retryTask': (args) => deps.retryTask(stringArg(args, 'id')),
+    'Query.task': (args) => deps.getTask(stringArg(args, 'id')),
+    'Query.tasks': (args) =>
+      deps.listTasks(
+        args['filter'] as TaskFilter | null,
+        args['limit'] as number | null,
+        args['nextToken'] as string | null,
+      ),
+    'Query.queueStats': () => deps.queueStats(),
+  };
+
+  return async function handler(event: ApiResolverEvent): Promise<ResolverEnvelope> {
+    const key = `${event.info.parentTypeName}.${event.info.fieldName}`;
+    const resolve = fields[key];
+    try {
+      if (!resolve) throw new Error(`the resolver Lambda has no resolver for ${key}`);
+      return { data: await resolve(event.arguments ?? {}) };
+    } catch (error) {
+      return envelopeFromError(error, deps.logger);
+    }
+  };
+}
