@@ -24,8 +24,6 @@ export const APPSYNC_ESBUILD_OPTIONS = {
   sourcemap: 'inline',
   sourcesContent: false,
   minify: false,
-  write: false,
-  logLevel: 'silent',
 } as const satisfies BuildOptions;
 
 /**
@@ -38,7 +36,14 @@ export const APPSYNC_ESBUILD_OPTIONS = {
  */
 export async function bundleResolver(file: string, format: 'esm' | 'cjs'): Promise<string> {
   try {
-    const result = await build({ ...APPSYNC_ESBUILD_OPTIONS, entryPoints: [file], format });
+    // In memory and silent: failures are reported through the thrown error instead of stderr.
+    const result = await build({
+      ...APPSYNC_ESBUILD_OPTIONS,
+      entryPoints: [file],
+      format,
+      write: false,
+      logLevel: 'silent',
+    });
     const output = result.outputFiles[0];
     if (!output) throw new ResolverLoadError(file, 'esbuild produced no output');
     return output.text;

@@ -47,7 +47,9 @@ export function toDynamoDB(value: unknown): AttributeValue {
       if (Array.isArray(value)) return { L: value.map((item: unknown) => toDynamoDB(item)) };
       return { M: mapValues(value as Record<string, unknown>) };
     default:
-      throw new ResolverRuntimeError(`util.dynamodb.toDynamoDB: cannot convert a value of type ${typeof value}`);
+      throw new ResolverRuntimeError(
+        `util.dynamodb.toDynamoDB: cannot convert a value of type ${typeof value}`,
+      );
   }
 }
 
@@ -85,7 +87,8 @@ export const dynamodbUtil = {
   toDynamoDB,
   toString: (value: unknown) => (value === null || value === undefined ? null : { S: String(value) }),
   toStringSet: (list: unknown) => (list === null || list === undefined ? null : { SS: list }),
-  toNumber: (value: unknown) => (value === null || value === undefined ? null : numberAttribute(Number(value))),
+  toNumber: (value: unknown) =>
+    value === null || value === undefined ? null : numberAttribute(Number(value)),
   // The util.dynamodb docs show `{ "NS": [1, 23, 4.56] }`: numbers stay numbers here too.
   toNumberSet: (list: unknown) => (list === null || list === undefined ? null : { NS: list }),
   toBinary: (value: unknown) => (value === null || value === undefined ? null : { B: value }),
@@ -105,7 +108,13 @@ export const dynamodbUtil = {
 };
 
 /** Options of the built-in module's helpers that AppSync turns into expressions we do not generate yet. */
-const UNSUPPORTED_OPTIONS = ['condition', 'projection', 'customPartitionKey', 'populateIndexFields', '_version'];
+const UNSUPPORTED_OPTIONS = [
+  'condition',
+  'projection',
+  'customPartitionKey',
+  'populateIndexFields',
+  '_version',
+];
 
 function rejectUnsupportedOptions(fn: string, input: Record<string, unknown>): void {
   for (const option of UNSUPPORTED_OPTIONS) {
@@ -119,7 +128,8 @@ function rejectUnsupportedOptions(fn: string, input: Record<string, unknown>): v
 }
 
 function requireInput(fn: string, input: unknown): Record<string, unknown> {
-  if (!isRecord(input)) throw new ResolverRuntimeError(`@aws-appsync/utils/dynamodb ${fn}: argument must be an object`);
+  if (!isRecord(input))
+    throw new ResolverRuntimeError(`@aws-appsync/utils/dynamodb ${fn}: argument must be an object`);
   if (!isRecord(input['key'])) {
     throw new ResolverRuntimeError(`@aws-appsync/utils/dynamodb ${fn}: 'key' must be an object`);
   }
@@ -144,7 +154,11 @@ export const dynamodbModule = {
   put(input: unknown) {
     const args = requireInput('put', input);
     rejectUnsupportedOptions('put', args);
-    return { operation: 'PutItem', key: toMapValues(args['key']), attributeValues: toMapValues(args['item'] ?? {}) };
+    return {
+      operation: 'PutItem',
+      key: toMapValues(args['key']),
+      attributeValues: toMapValues(args['item'] ?? {}),
+    };
   },
   remove(input: unknown) {
     const args = requireInput('remove', input);

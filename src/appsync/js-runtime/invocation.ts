@@ -7,11 +7,7 @@ export type OperationType = 'query' | 'mutation' | 'subscription';
 
 /** AppSync authorization modes, as named in the AppSync API. */
 export type AuthorizationType =
-  | 'API_KEY'
-  | 'AWS_IAM'
-  | 'AMAZON_COGNITO_USER_POOLS'
-  | 'OPENID_CONNECT'
-  | 'AWS_LAMBDA';
+  'API_KEY' | 'AWS_IAM' | 'AMAZON_COGNITO_USER_POOLS' | 'OPENID_CONNECT' | 'AWS_LAMBDA';
 
 /** `extensions.invalidateSubscriptions(...)` argument, as recorded. */
 export interface SubscriptionInvalidation {

@@ -198,7 +198,9 @@ export async function loadResolver(file: string, options: LoadResolverOptions = 
   sandbox.installConsole(options.logger);
 
   const modules: Record<string, RealmObject> = {
-    '@aws-appsync/utils': sandbox.expose({}),
+    '@aws-appsync/utils': Object.freeze(
+      Object.assign(sandbox.toRealm({}) as RealmObject, { util, runtime, extensions }),
+    ),
     '@aws-appsync/utils/dynamodb': sandbox.expose(dynamodbModuleTree()),
     '@aws-appsync/utils/rds': sandbox.expose(
       unsupportedModuleTree('@aws-appsync/utils/rds', [
@@ -216,13 +218,10 @@ export async function loadResolver(file: string, options: LoadResolverOptions = 
       unsupportedModuleTree('@aws-appsync/utils/ai', ['invokeModel', 'converse']),
     ),
   };
-  // `expose` freezes, so the utils module is assembled from the already exposed objects instead.
-  modules['@aws-appsync/utils'] = Object.freeze(
-    Object.assign(sandbox.toRealm({}) as RealmObject, { util, runtime, extensions }),
-  );
-
   const instantiate = sandbox.compileCommonJs(cjs, modules, (id: string): never => {
-    throw new ResolverRuntimeError(`Cannot find module '${id}': APPSYNC_JS resolvers can only import ${ALLOWED_IMPORTS}`);
+    throw new ResolverRuntimeError(
+      `Cannot find module '${id}': APPSYNC_JS resolvers can only import ${ALLOWED_IMPORTS}`,
+    );
   });
 
   // Evaluate once now, so that a broken module or missing handler is reported at load time.
@@ -241,7 +240,11 @@ export async function loadResolver(file: string, options: LoadResolverOptions = 
     }
   }
 
-  const run = (handler: 'request' | 'response', ctx: ResolverContextInput, meta: RunMeta = {}): RunOutcome => {
+  const run = (
+    handler: 'request' | 'response',
+    ctx: ResolverContextInput,
+    meta: RunMeta = {},
+  ): RunOutcome => {
     const state: InvocationState = {
       handler,
       operation: meta.operation,
@@ -264,7 +267,11 @@ export async function loadResolver(file: string, options: LoadResolverOptions = 
       // `result` exists only in response handlers (R16).
       ...(handler === 'response' ? { result: result ?? null } : {}),
     }) as RealmObject;
-    Object.defineProperty(realmCtx, 'args', { value: realmCtx['arguments'], enumerable: true, writable: true });
+    Object.defineProperty(realmCtx, 'args', {
+      value: realmCtx['arguments'],
+      enumerable: true,
+      writable: true,
+    });
     // Handlers may change the stash but not replace it (R16); in strict mode the assignment throws. What AppSync
     // does on `ctx.stash = ...` is UNCONFIRMED.
     Object.defineProperty(realmCtx, 'stash', { writable: false, configurable: false });
@@ -279,11 +286,18 @@ export async function loadResolver(file: string, options: LoadResolverOptions = 
           const fn = instantiate()[handler] as (ctx: unknown) => unknown;
           const returned = fn(realmCtx);
           if (isThenable(returned)) {
-            throw new ResolverRuntimeError(`the ${handler} handler returned a Promise; APPSYNC_JS has no async`);
+            throw new ResolverRuntimeError(
+              `the ${handler} handler returned a Promise; APPSYNC_JS has no async`,
+            );
           }
-          return { kind: 'value', value: toPlain(returned, `${handler} handler return value`), appendedErrors: [] };
+          return {
+            kind: 'value',
+            value: toPlain(returned, `${handler} handler return value`),
+            appendedErrors: [],
+          };
         } catch (thrown) {
-          if (thrown instanceof ResolverError) return { kind: 'error', error: thrown.toInfo(), appendedErrors: [] };
+          if (thrown instanceof ResolverError)
+            return { kind: 'error', error: thrown.toInfo(), appendedErrors: [] };
           if (thrown instanceof EarlyReturnSignal) {
             return {
               kind: 'earlyReturn',
@@ -317,7 +331,8 @@ export async function loadResolver(file: string, options: LoadResolverOptions = 
     if (state.subscriptionInvalidationFilter) {
       outcome.subscriptionInvalidationFilter = state.subscriptionInvalidationFilter;
     }
-    if (state.subscriptionInvalidations.length > 0) outcome.subscriptionInvalidations = state.subscriptionInvalidations;
+    if (state.subscriptionInvalidations.length > 0)
+      outcome.subscriptionInvalidations = state.subscriptionInvalidations;
     if (state.apiCacheEvictions.length > 0) outcome.apiCacheEvictions = state.apiCacheEvictions;
     return outcome;
   };

@@ -12,18 +12,33 @@ import { format } from 'node:util';
 import vm from 'node:vm';
 import type { ApiFunction, ApiTree } from './util.ts';
 
-/** Severity of a resolver `console` call. */
-export type ResolverLogLevel = 'log' | 'debug' | 'info' | 'warn' | 'error';
+/**
+ * Receives the resolver's `console.*` output (AppSync sends it to CloudWatch Logs). Structurally a subset of
+ * the domain `Logger`, so the application logger can be passed as it is.
+ */
+export interface ResolverLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
 
-/** Receives the resolver's `console.*` output (AppSync sends it to CloudWatch Logs). */
-export type ResolverLogger = (entry: { level: ResolverLogLevel; message: string; file: string }) => void;
+/** `console` methods offered to resolvers, and the logger method each one goes to. */
+const CONSOLE_METHODS = { log: 'info', info: 'info', debug: 'debug', warn: 'warn', error: 'error' } as const;
 
 /**
  * Globals V8 provides that APPSYNC_JS does not: async/Promises were left out on purpose (R21), and
  * WebAssembly, shared memory and weak references have no place in a request/response handler. The full list
  * of globals AppSync offers is not published; everything else of ECMAScript stays. UNCONFIRMED.
  */
-const REMOVED_GLOBALS = ['Promise', 'WebAssembly', 'SharedArrayBuffer', 'Atomics', 'WeakRef', 'FinalizationRegistry'];
+const REMOVED_GLOBALS = [
+  'Promise',
+  'WebAssembly',
+  'SharedArrayBuffer',
+  'Atomics',
+  'WeakRef',
+  'FinalizationRegistry',
+];
 
 /** Opaque handle on a realm object. */
 export type RealmObject = Record<string, unknown>;
@@ -39,9 +54,17 @@ export class Sandbox {
   constructor(file: string) {
     this.file = file;
     // No code generation from strings: AppSync has no eval / new Function, and it keeps the realm closed.
-    this.context = vm.createContext({}, { name: `appsync-js ${file}`, codeGeneration: { strings: false, wasm: false } });
-    vm.runInContext(`for (const name of ${JSON.stringify(REMOVED_GLOBALS)}) delete globalThis[name];`, this.context);
-    this.realmParse = vm.runInContext('(json) => JSON.parse(json)', this.context) as (json: string) => unknown;
+    this.context = vm.createContext(
+      {},
+      { name: `appsync-js ${file}`, codeGeneration: { strings: false, wasm: false } },
+    );
+    vm.runInContext(
+      `for (const name of ${JSON.stringify(REMOVED_GLOBALS)}) delete globalThis[name];`,
+      this.context,
+    );
+    this.realmParse = vm.runInContext('(json) => JSON.parse(json)', this.context) as (
+      json: string,
+    ) => unknown;
     const call = (id: number, args: unknown[]): unknown => {
       const fn = this.functions[id];
       if (!fn) throw new Error(`sandbox bridge: no function #${id}`);
@@ -77,16 +100,20 @@ export class Sandbox {
 
   /** Defines a global of the realm. */
   setGlobal(name: string, value: unknown): void {
-    Object.defineProperty(this.context, name, { value, writable: false, enumerable: false, configurable: false });
+    Object.defineProperty(this.context, name, {
+      value,
+      writable: false,
+      enumerable: false,
+      configurable: false,
+    });
   }
 
   /** Installs a `console` whose output goes to `logger`. */
   installConsole(logger: ResolverLogger | undefined): void {
-    const levels: ResolverLogLevel[] = ['log', 'debug', 'info', 'warn', 'error'];
     const tree: ApiTree = {};
-    for (const level of levels) {
-      tree[level] = (...args: unknown[]) => {
-        logger?.({ level, message: format(...args), file: this.file });
+    for (const [method, level] of Object.entries(CONSOLE_METHODS)) {
+      tree[method] = (...args: unknown[]) => {
+        logger?.[level](format(...args), { resolverFile: this.file });
       };
     }
     this.setGlobal('console', this.expose(tree));
@@ -107,9 +134,13 @@ export class Sandbox {
     const onMissing = this.exposeFunction(missing);
     // Kept on the first line so the bundle's inline source map still lines up (only line 1 columns shift).
     // "use strict": AppSync always runs resolver code in strict mode (R20).
-    const wrapper = vm.runInContext(`(function (exports, require, module) {"use strict";${code}\n})`, this.context, {
-      filename: this.file,
-    }) as (exports: unknown, require: unknown, module: unknown) => void;
+    const wrapper = vm.runInContext(
+      `(function (exports, require, module) {"use strict";${code}\n})`,
+      this.context,
+      {
+        filename: this.file,
+      },
+    ) as (exports: unknown, require: unknown, module: unknown) => void;
     const makeRequire = vm.runInContext(
       '(registry, missing) => function require(id) { return Object.hasOwn(registry, id) ? registry[id] : missing(id); }',
       this.context,

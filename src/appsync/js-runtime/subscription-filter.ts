@@ -72,7 +72,8 @@ function members(key: 'and' | 'or', value: unknown): unknown[] {
 
 function rule(fieldName: string, operator: string, value: unknown): SubscriptionFilterRule {
   if (!OPERATORS.has(operator)) fail(`unknown operator '${operator}' on field '${fieldName}'`);
-  if (LIST_OPERATORS.has(operator) && !Array.isArray(value)) fail(`'${operator}' on '${fieldName}' needs a list`);
+  if (LIST_OPERATORS.has(operator) && !Array.isArray(value))
+    fail(`'${operator}' on '${fieldName}' needs a list`);
   if (operator === 'between' && !(Array.isArray(value) && value.length === 2)) {
     fail(`'between' on '${fieldName}' needs a list of two values`);
   }
@@ -91,6 +92,13 @@ function fieldRules(fieldName: string, condition: unknown): Conjunction[] {
     return [keys.map((op) => rule(fieldName, op, condition[op]))];
   }
   if (operatorKeys.length > 0) fail(`field '${fieldName}' mixes operators and nested fields`);
+  // A nested field holds an object; a scalar here is almost surely a misspelt operator.
+  const scalarKey = keys.find((k) => !isRecord(condition[k]));
+  if (scalarKey !== undefined) {
+    fail(
+      `unknown operator '${scalarKey}' on field '${fieldName}' (known: ${SUBSCRIPTION_FILTER_OPERATORS.join(', ')})`,
+    );
+  }
   return toDnf(condition, `${fieldName}.`, []);
 }
 
@@ -105,7 +113,10 @@ function toDnf(filter: Record<string, unknown>, prefix: string, ignored: readonl
       result = and(result, alternatives);
     } else if (key === 'and') {
       for (const member of members('and', value)) {
-        result = and(result, isRecord(member) ? toDnf(member, prefix, []) : fail(`'and' members must be objects`));
+        result = and(
+          result,
+          isRecord(member) ? toDnf(member, prefix, []) : fail(`'and' members must be objects`),
+        );
       }
     } else {
       result = and(result, fieldRules(prefix + key, value));

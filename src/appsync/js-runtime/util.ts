@@ -140,7 +140,9 @@ export function parseISO8601ToEpochMilliSeconds(value: unknown): number {
   const hasTime = s.includes('T');
   const ms = match ? Date.parse(hasTime && match[1] === undefined ? `${s}Z` : s) : NaN;
   if (Number.isNaN(ms)) {
-    throw new ResolverRuntimeError(`util.time.parseISO8601ToEpochMilliSeconds: not an ISO 8601 timestamp: ${s}`);
+    throw new ResolverRuntimeError(
+      `util.time.parseISO8601ToEpochMilliSeconds: not an ISO 8601 timestamp: ${s}`,
+    );
   }
   return ms;
 }
@@ -196,7 +198,8 @@ function vtlHelpers(): { util: ApiTree; str: ApiTree } {
     str: {
       toUpper: (v: unknown) => String(v).toUpperCase(),
       toLower: (v: unknown) => String(v).toLowerCase(),
-      toReplace: (v: unknown, find: unknown, replace: unknown) => String(v).split(String(find)).join(String(replace)),
+      toReplace: (v: unknown, find: unknown, replace: unknown) =>
+        String(v).split(String(find)).join(String(replace)),
     },
   };
 }
@@ -247,7 +250,12 @@ export function createAppSyncApi(holder: InvocationHolder, options: AppSyncApiOp
         state.fieldName && state.parentTypeName
           ? ` to access ${state.fieldName} on type ${state.parentTypeName}`
           : '';
-      throw new ResolverError({ message: `Not Authorized${where}`, type: 'Unauthorized', data: null, errorInfo: null });
+      throw new ResolverError({
+        message: `Not Authorized${where}`,
+        type: 'Unauthorized',
+        data: null,
+        errorInfo: null,
+      });
     },
     error: (message: unknown, type?: unknown, data?: unknown, info?: unknown) => {
       throw new ResolverError(errorInfo(message, type, data, info));
@@ -374,8 +382,14 @@ export function createAppSyncApi(holder: InvocationHolder, options: AppSyncApiOp
         subscriptionField?: unknown;
         payload?: unknown;
       } | null;
-      if (typeof plain?.subscriptionField !== 'string' || typeof plain.payload !== 'object' || !plain.payload) {
-        throw new ResolverRuntimeError('extensions.invalidateSubscriptions: expected { subscriptionField, payload }');
+      if (
+        typeof plain?.subscriptionField !== 'string' ||
+        typeof plain.payload !== 'object' ||
+        !plain.payload
+      ) {
+        throw new ResolverRuntimeError(
+          'extensions.invalidateSubscriptions: expected { subscriptionField, payload }',
+        );
       }
       // AppSync allows at most 5 calls per request (§3). Only this handler's calls are counted here; a caller
       // running several handlers of one request has to add the outcomes up itself.

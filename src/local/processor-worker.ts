@@ -1,0 +1,36 @@
+// Entry point of a processor worker thread (see processor.ts). Talks to the API thread by messages:
+// in: { type: 'wake' } | { type: 'stop', graceMs }; out: { type: 'committed' } | { type: 'stopped', left }.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { LocalConfig } from '../config/local-config.ts';
+import { makeProcessor } from './processor.ts';
+
+const data = workerData as { config: LocalConfig; databasePath: string; name: string };
+const port = parentPort!;
+let committedPosted = false;
+
+const processor = makeProcessor({
+  config: data.config,
+  databasePath: data.databasePath,
+  name: data.name,
+  onCommit: () => {
+    // One message per turn of the loop is enough to wake the change feed.
+    if (committedPosted) return;
+    committedPosted = true;
+    setImmediate(() => {
+      committedPosted = false;
+      port.postMessage({ type: 'committed' });
+    });
+  },
+});
+
+port.on('message', (message: { type: 'wake' } | { type: 'stop'; graceMs: number }) => {
+  if (message.type === 'wake') processor.wake();
+  else if (message.type === 'stop') {
+    void processor.stop(message.graceMs).then((left) => {
+      port.postMessage({ type: 'stopped', left });
+    });
+  }
+});
+
+processor.start();
+port.postMessage({ type: 'ready' });

@@ -1,0 +1,241 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { LocalAppSync } from '../appsync/local-appsync.ts';
+import { makeConsoleLogger } from '../adapters/local/console-logger.ts';
+import { InProcessUpdatePublisher } from '../adapters/local/in-process-update-publisher.ts';
+import { lambdaDataSource, tasksTableDataSource } from '../adapters/local/local-data-sources.ts';
+import { SqliteChangeFeed } from '../adapters/sqlite/sqlite-change-feed.ts';
+import { SqliteDatabase, StorageError } from '../adapters/sqlite/sqlite-database.ts';
+import { SqliteTaskQueue } from '../adapters/sqlite/sqlite-task-queue.ts';
+import { SqliteTaskStore } from '../adapters/sqlite/sqlite-task-store.ts';
+import type { LocalConfig } from '../config/local-config.ts';
+import { ConfigurationError } from '../domain/errors.ts';
+import { encodeTaskMessage, isoFromMillis } from '../domain/task.ts';
+import { TaskStatus } from '../domain/task-status.ts';
+import { TaskTypeRegistry } from '../domain/task-type-registry.ts';
+import { makeApiResolverHandler, type ApiResolverEvent } from '../handlers/api-resolver.ts';
+import { makePublishUpdatesHandler } from '../handlers/publish-updates.ts';
+import { systemClock } from '../ports/clock.ts';
+import { BUILT_IN_TASK_TYPES } from '../task-types/built-in.ts';
+import { makeCancelTask } from '../use-cases/cancel-task.ts';
+import { makeGetTask, makeListTasks, makeQueueStats } from '../use-cases/query-tasks.ts';
+import { makeRetryTask } from '../use-cases/retry-task.ts';
+import { makeSubmitTasks } from '../use-cases/submit-tasks.ts';
+import { ChangeFeedPump } from './change-feed-pump.ts';
+import { makeProcessor } from './processor.ts';
+import { startServer } from './server.ts';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+
+export interface LocalRuntime {
+  url: string;
+  wsUrl: string;
+  apiKey: string;
+  dataDir: string;
+  store: SqliteTaskStore;
+  queue: SqliteTaskQueue;
+  appsync: LocalAppSync;
+  stop(): Promise<void>;
+}
+
+interface ProcessorHandle {
+  wake(): void;
+  stop(graceMs: number): Promise<number>;
+}
+
+function apiKeyFor(config: LocalConfig, dataDir: string): string {
+  if (config.API_KEY) return config.API_KEY;
+  const file = join(dataDir, 'api-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const key = `local-${randomBytes(18).toString('base64url')}`;
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** One runtime per data folder: a second one would break the lease rules. */
+function claimDataDir(db: SqliteDatabase): void {
+  const row = db.statement("SELECT value FROM meta WHERE key = 'owner_pid'").get() as { value: string } | undefined;
+  const owner = row ? Number(row.value) : 0;
+  if (owner && owner !== process.pid && pidAlive(owner)) {
+    throw new ConfigurationError(
+      `Another runtime (pid ${owner}) is using ${db.path}. Stop it, or set DATA_DIR to another folder.`,
+    );
+  }
+  db.statement("INSERT INTO meta (key, value) VALUES ('owner_pid', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(
+    String(process.pid),
+  );
+}
+
+/**
+ * After a crash or kill: release the messages and task leases the previous runtime held (its
+ * workers are certainly gone), and enqueue any live task whose message was never written (a crash
+ * between storing and enqueuing).
+ */
+async function recover(db: SqliteDatabase, store: SqliteTaskStore, queue: SqliteTaskQueue): Promise<{ released: number; requeued: number }> {
+  const released = await queue.releaseInFlight();
+  const now = isoFromMillis(Date.now());
+  const running = db.statement("SELECT doc FROM tasks WHERE status = 'RUNNING'").all() as Array<{ doc: string }>;
+  for (const row of running) {
+    const task = JSON.parse(row.doc) as { id: string; version: number; leaseExpiresAt: string | null };
+    if (task.leaseExpiresAt && task.leaseExpiresAt > now) {
+      await store.update(task.id, { leaseExpiresAt: now }, { version: task.version }, now).catch(() => undefined);
+    }
+  }
+  const queued = new Set(
+    (db.statement("SELECT body FROM messages WHERE queue = 'main'").all() as Array<{ body: string }>).map((r) => r.body),
+  );
+  const live = db
+    .statement("SELECT id FROM tasks WHERE status IN ('QUEUED', 'RETRYING', 'RUNNING')")
+    .all() as Array<{ id: string }>;
+  const missing = live.map((r) => encodeTaskMessage({ taskId: r.id })).filter((body) => !queued.has(body));
+  if (missing.length > 0) await queue.send(missing.map((body) => ({ body })));
+  return { released, requeued: missing.length };
+}
+
+/**
+ * Starts the whole local runtime: storage, the local AppSync with its resolvers, the resolver
+ * "Lambda", the change feed to the publisher, the processors, and the HTTP/WebSocket server.
+ */
+export async function startLocalRuntime(config: LocalConfig): Promise<LocalRuntime> {
+  const logger = makeConsoleLogger(config.LOG_LEVEL, { fields: { component: 'api' } });
+  const dataDir = resolve(config.DATA_DIR);
+  const databasePath = join(dataDir, 'tasks.db');
+  const db = new SqliteDatabase(databasePath, { durability: config.DURABILITY });
+  try {
+    claimDataDir(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  let apiKey: string;
+  try {
+    apiKey = apiKeyFor(config, dataDir);
+  } catch (error) {
+    db.close();
+    throw new StorageError(`Cannot write the API key into ${dataDir}: ${(error as Error).message}`, { cause: error });
+  }
+  const store = new SqliteTaskStore(db);
+  const queue = new SqliteTaskQueue(db, systemClock, { maxReceiveCount: config.MAX_RECEIVE_COUNT });
+  const registry = new TaskTypeRegistry(BUILT_IN_TASK_TYPES);
+  const retentionSeconds = config.RETENTION_DAYS * 86_400;
+
+  const recovered = await recover(db, store, queue);
+  if (recovered.released || recovered.requeued) logger.info('recovered after restart', recovered);
+
+  const apiHandler = makeApiResolverHandler({
+    submitTasks: makeSubmitTasks({ store, queue, registry, clock: systemClock, logger }),
+    cancelTask: makeCancelTask({ store, clock: systemClock, retentionSeconds }),
+    retryTask: makeRetryTask({ store, queue, clock: systemClock }),
+    getTask: makeGetTask({ store, clock: systemClock }),
+    listTasks: makeListTasks({ store }),
+    queueStats: makeQueueStats({ store, clock: systemClock }),
+    logger,
+  });
+  const getTask = makeGetTask({ store, clock: systemClock });
+  const appsync = await LocalAppSync.create({
+    repoRoot: REPO_ROOT,
+    logger,
+    dataSources: {
+      API_LAMBDA: lambdaDataSource((payload) => apiHandler(payload as ApiResolverEvent)),
+      TASKS_TABLE: tasksTableDataSource((id) => store.get(id)),
+    },
+  });
+  void getTask;
+
+  const pump = new ChangeFeedPump({
+    feed: new SqliteChangeFeed(db),
+    handler: makePublishUpdatesHandler({ publisher: new InProcessUpdatePublisher(appsync), logger }),
+    logger,
+  });
+  db.onCommit(() => pump.poke());
+  pump.poke();
+
+  const processors: ProcessorHandle[] = [];
+  if (config.WORKER_THREADS === 0) {
+    const processor = makeProcessor({ config, databasePath, name: 'processor', onCommit: () => pump.poke() });
+    processor.start();
+    processors.push(processor);
+  } else {
+    for (let i = 0; i < config.WORKER_THREADS; i++) {
+      const worker = new Worker(new URL('./processor-worker.ts', import.meta.url), {
+        workerData: { config, databasePath, name: `processor-${i + 1}` },
+      });
+      worker.on('message', (message: { type: string }) => {
+        if (message.type === 'committed') pump.poke();
+      });
+      worker.on('error', (error) => logger.error('processor thread failed', { error: String(error) }));
+      await new Promise<void>((resolveReady, reject) => {
+        const onMessage = (message: { type: string }) => {
+          if (message.type === 'ready') {
+            worker.off('message', onMessage);
+            resolveReady();
+          }
+        };
+        worker.on('message', onMessage);
+        worker.once('error', reject);
+      });
+      processors.push({
+        wake: () => worker.postMessage({ type: 'wake' }),
+        stop: (graceMs) =>
+          new Promise<number>((resolveStop) => {
+            worker.on('message', (message: { type: string; left?: number }) => {
+              if (message.type === 'stopped') {
+                void worker.terminate().then(() => resolveStop(message.left ?? 0));
+              }
+            });
+            worker.once('exit', () => resolveStop(0));
+            worker.postMessage({ type: 'stop', graceMs });
+          }),
+      });
+    }
+  }
+  queue.onSent(() => {
+    for (const p of processors) p.wake();
+  });
+
+  const sweep = setInterval(() => {
+    store.sweepExpired(Date.now(), 10_000).then(
+      (n) => n && logger.debug('expired tasks removed', { count: n }),
+      (error: unknown) => logger.warn('retention sweep failed', { error: String(error) }),
+    );
+  }, 60_000);
+  sweep.unref();
+
+  const server = await startServer({ appsync, apiKey, host: config.HOST, port: config.PORT, logger });
+  let stopping: Promise<void> | undefined;
+  return {
+    url: server.url,
+    wsUrl: server.url.replace(/^http/, 'ws'),
+    apiKey,
+    dataDir,
+    store,
+    queue,
+    appsync,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(sweep);
+        await server.close();
+        const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
+        const left = (await Promise.all(processors.map((p) => p.stop(graceMs)))).reduce((a, b) => a + b, 0);
+        if (left > 0) logger.warn('tasks still running at the end of the grace period are released to the queue', { count: left });
+        await pump.stop();
+        db.statement("DELETE FROM meta WHERE key = 'owner_pid' AND value = ?").run(String(process.pid));
+        db.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+export { TaskStatus };

@@ -1,0 +1,230 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { ExecutionResult } from 'graphql';
+import type { LocalAppSync, LocalRequestContext } from '../appsync/local-appsync.ts';
+import { formatAppSyncError } from '../appsync/error-format.ts';
+import { LIMITS } from '../domain/limits.ts';
+import type { Logger } from '../domain/task-type.ts';
+
+export interface ServerOptions {
+  appsync: LocalAppSync;
+  apiKey: string;
+  host: string;
+  port: number;
+  logger: Logger;
+}
+
+const GRAPHQL_PATH = '/graphql';
+
+const DEFAULT_QUERY = `# Submit a task, then watch it in a second tab with the subscription below.
+mutation Submit {
+  submitTask(input: {
+    type: PROCESS_DATA
+    payload: "{\\"records\\":[{\\"name\\":\\"Ada\\",\\"age\\":36},{\\"name\\":\\"Alan\\",\\"age\\":41}],\\"operations\\":[{\\"op\\":\\"sort\\",\\"by\\":[{\\"field\\":\\"age\\",\\"order\\":\\"desc\\"}]}]}"
+  }) { id status version }
+}
+
+# subscription Watch { onTaskUpdated { id status progress result error { message } version } }
+`;
+
+function keyMatches(given: unknown, expected: string): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** AppSync's request-level auth failure: HTTP 401 with UnauthorizedException. */
+function sendUnauthorized(res: ServerResponse, provided: boolean): void {
+  res.writeHead(401, { 'content-type': 'application/json', 'x-amzn-ErrorType': 'UnauthorizedException' });
+  res.end(
+    JSON.stringify({
+      errors: [
+        {
+          errorType: 'UnauthorizedException',
+          message: provided
+            ? 'You are not authorized to make this call. The x-api-key header does not match the API key (printed at start-up, kept in DATA_DIR/api-key).'
+            : 'Valid authorization header not provided. Send the API key in the x-api-key header.',
+        },
+      ],
+    }),
+  );
+}
+
+function sendError(res: ServerResponse, status: number, errorType: string, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-ErrorType': errorType });
+  res.end(JSON.stringify({ errors: [{ errorType, message }] }));
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      req.resume();
+      resolve('too-large');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        resolve('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function formatResult(result: ExecutionResult): Record<string, unknown> {
+  if (!result.errors?.length) return result as Record<string, unknown>;
+  return { ...result, errors: result.errors.map(formatAppSyncError) };
+}
+
+/**
+ * The local GraphQL endpoint: POST /graphql (and GraphQL over SSE) through graphql-yoga, WebSocket
+ * subscriptions on the same path with the graphql-transport-ws protocol, GraphiQL served from the
+ * package (no CDN) on GET /graphql. Every operation needs the API key, as on AppSync.
+ */
+export async function startServer(options: ServerOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+  const { appsync, apiKey, logger } = options;
+  const loopback = ['127.0.0.1', 'localhost', '::1'].includes(options.host);
+
+  const appsyncErrors: Plugin = {
+    onResultProcess({ result, setResult }) {
+      if (!Array.isArray(result) && result && typeof result === 'object' && 'errors' in result) {
+        setResult(formatResult(result as ExecutionResult));
+      }
+    },
+  };
+
+  const yoga = createYoga<Record<string, never>, LocalRequestContext>({
+    schema: appsync.schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    landingPage: false,
+    maskedErrors: false,
+    logging: false,
+    plugins: [appsyncErrors],
+    context: ({ request }) => ({
+      auth: { mode: 'API_KEY' },
+      headers: Object.fromEntries(request.headers.entries()),
+    }),
+    graphiql: {
+      title: 'Task queue — GraphiQL',
+      defaultQuery: DEFAULT_QUERY,
+      // On loopback the page carries the key so GraphiQL works at once; elsewhere users paste it.
+      ...(loopback ? { additionalHeaders: { 'x-api-key': apiKey } } : { headers: JSON.stringify({ 'x-api-key': '' }) }),
+    },
+    renderGraphiQL,
+  });
+
+  const server = createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? 'localhost'}`);
+      if (url.pathname === '/' || url.pathname === '') {
+        res.writeHead(302, { location: GRAPHQL_PATH });
+        res.end();
+        return;
+      }
+      if (url.pathname === '/health') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"status":"ok"}');
+        return;
+      }
+      if (url.pathname !== GRAPHQL_PATH) {
+        sendError(res, 404, 'NotFoundException', `Nothing at ${url.pathname}; the GraphQL endpoint is ${GRAPHQL_PATH}.`);
+        return;
+      }
+      const wantsPage = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
+      if (!wantsPage) {
+        const key = req.headers['x-api-key'];
+        if (!keyMatches(key, apiKey)) {
+          sendUnauthorized(res, key !== undefined);
+          return;
+        }
+      }
+      const body = req.method === 'POST' ? await readBody(req, LIMITS.maxRequestBytes) : undefined;
+      if (body === 'too-large') {
+        sendError(
+          res,
+          413,
+          'PayloadTooLargeException',
+          `The request body is over ${LIMITS.maxRequestBytes} bytes (AppSync's request limit). Send fewer tasks per call or upload large inputs as blobs.`,
+        );
+        return;
+      }
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (typeof value === 'string') headers.set(name, value);
+        else if (Array.isArray(value)) headers.set(name, value.join(', '));
+      }
+      const response = await yoga.fetch(url, {
+        method: req.method ?? 'GET',
+        headers,
+        ...(body !== undefined ? { body: new Uint8Array(body) } : {}),
+      });
+      res.writeHead(response.status, Object.fromEntries(response.headers.entries()));
+      if (response.body) {
+        // Streams (GraphQL over SSE) go out as they come; yoga's ponyfilled stream has a reader.
+        const reader = response.body.getReader();
+        res.on('close', () => void reader.cancel().catch(() => undefined));
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) res.write(chunk.value);
+      }
+      res.end();
+    })().catch((error: unknown) => {
+      logger.error('request failed', { error: String(error) });
+      if (!res.headersSent) sendError(res, 500, 'InternalFailureException', 'Internal error; see the server log.');
+      else res.end();
+    });
+  });
+
+  const wss = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: LIMITS.maxRequestBytes });
+  const wsServer = useServer<Record<string, unknown> | undefined>(
+    {
+      schema: appsync.schema,
+      onConnect: (ctx) => {
+        const fromParams = ctx.connectionParams?.['x-api-key'];
+        const fromHeader = ctx.extra.request.headers['x-api-key'];
+        return keyMatches(fromParams ?? fromHeader, apiKey);
+      },
+      context: (ctx) => ({
+        auth: { mode: 'API_KEY' },
+        headers: Object.fromEntries(
+          Object.entries(ctx.extra.request.headers).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v]] : [])),
+        ),
+      }),
+      onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult) as ExecutionResult,
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatAppSyncError(e)) as never,
+    },
+    wss,
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    server,
+    url: `http://${host}:${port}${GRAPHQL_PATH}`,
+    async close() {
+      await wsServer.dispose();
+      wss.close();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
