@@ -12,7 +12,9 @@ const DIRECTIVE_MODES: Record<string, string> = {
 };
 
 function modesOf(directives: readonly { name: { value: string } }[] | undefined): string[] {
-  return (directives ?? []).map((d) => DIRECTIVE_MODES[d.name.value]).filter((m): m is string => m !== undefined);
+  return (directives ?? [])
+    .map((d) => DIRECTIVE_MODES[d.name.value])
+    .filter((m): m is string => m !== undefined);
 }
 
 /**

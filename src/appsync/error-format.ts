@@ -35,7 +35,9 @@ export function formatAppSyncError(error: GraphQLError | GraphQLFormattedError):
     data: extensions['data'] ?? null,
     errorType: errorType ?? 'InternalError',
     errorInfo: extensions['errorInfo'] ?? null,
-    locations: error.locations ? error.locations.map((l) => ({ line: l.line, column: l.column, sourceName: null })) : null,
+    locations: error.locations
+      ? error.locations.map((l) => ({ line: l.line, column: l.column, sourceName: null }))
+      : null,
     message,
   };
 }

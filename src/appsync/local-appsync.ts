@@ -21,7 +21,12 @@ import {
 import type { Logger } from '../domain/task-type.ts';
 import { allowedModes, unauthorizedError, type AuthMode } from './auth.ts';
 import { loadResolver } from './js-runtime/load-resolver.ts';
-import type { ErrorOutcome, LoadedResolver, ResolverContextInput, RunOutcome } from './js-runtime/load-resolver.ts';
+import type {
+  ErrorOutcome,
+  LoadedResolver,
+  ResolverContextInput,
+  RunOutcome,
+} from './js-runtime/load-resolver.ts';
 import { FIELD_RESOLVERS, type DataSourceName, type FieldResolver } from './resolver-config.ts';
 import { installAwsScalars } from './scalars.ts';
 import { SubscriptionHub, basicFilter, enhancedFilter, type PublishedEvent } from './subscription-hub.ts';
@@ -53,9 +58,18 @@ export function loadSchemaSource(repoRoot: string): string {
   ].join('\n');
 }
 
-function errorFrom(info: { message: string; type: string | null; data?: unknown; errorInfo?: unknown }): GraphQLError {
+function errorFrom(info: {
+  message: string;
+  type: string | null;
+  data?: unknown;
+  errorInfo?: unknown;
+}): GraphQLError {
   return new GraphQLError(info.message, {
-    extensions: { errorType: info.type ?? 'Unknown', data: info.data ?? null, errorInfo: info.errorInfo ?? null },
+    extensions: {
+      errorType: info.type ?? 'Unknown',
+      data: info.data ?? null,
+      errorInfo: info.errorInfo ?? null,
+    },
   });
 }
 
@@ -82,7 +96,11 @@ interface Selected {
   [field: string]: Selected;
 }
 
-function selectedFields(set: SelectionSetNode | undefined, info: GraphQLResolveInfo, into: Selected = {}): Selected {
+function selectedFields(
+  set: SelectionSetNode | undefined,
+  info: GraphQLResolveInfo,
+  into: Selected = {},
+): Selected {
   for (const selection of set?.selections ?? []) {
     if (selection.kind === Kind.FIELD) {
       const name = selection.name.value;
@@ -156,11 +174,15 @@ export class LocalAppSync {
     const files = [...new Set(FIELD_RESOLVERS.map((r) => r.code))];
     await Promise.all(
       files.map(async (file) => {
-        this.#resolvers.set(file, await loadResolver(join(repoRoot, file), { logger: logger.child({ resolver: file }) }));
+        this.#resolvers.set(
+          file,
+          await loadResolver(join(repoRoot, file), { logger: logger.child({ resolver: file }) }),
+        );
       }),
     );
     const subscriptions = subscribedMutations(this.schema);
-    for (const mutations of subscriptions.values()) for (const m of mutations) this.#publishingMutations.add(m);
+    for (const mutations of subscriptions.values())
+      for (const m of mutations) this.#publishingMutations.add(m);
 
     // Auth on every field of every object type, as AppSync checks each field it resolves.
     const defaultMode = this.#options.defaultAuthMode ?? 'API_KEY';
@@ -179,7 +201,10 @@ export class LocalAppSync {
     for (const config of FIELD_RESOLVERS) {
       const type = this.schema.getType(config.typeName);
       const field = type instanceof GraphQLObjectType ? type.getFields()[config.fieldName] : undefined;
-      if (!field) throw new Error(`resolver-config names ${config.typeName}.${config.fieldName}, which schema.graphql lacks`);
+      if (!field)
+        throw new Error(
+          `resolver-config names ${config.typeName}.${config.fieldName}, which schema.graphql lacks`,
+        );
       const resolver = this.#resolvers.get(config.code)!;
       const allowed = allowedModes(type as GraphQLObjectType, field, defaultMode);
       if (config.typeName === 'Subscription') {
@@ -197,7 +222,11 @@ export class LocalAppSync {
         field.resolve = async (source, args, context: LocalRequestContext, info) => {
           if (!allowed.has(context.auth.mode)) throw unauthorizedError(field.name, config.typeName);
           const value = await this.#runUnit(config, resolver, source, args, context, info);
-          if (config.typeName === 'Mutation' && this.#publishingMutations.has(config.fieldName) && value != null) {
+          if (
+            config.typeName === 'Mutation' &&
+            this.#publishingMutations.has(config.fieldName) &&
+            value != null
+          ) {
             const selected = selectedFields(info.fieldNodes[0]?.selectionSet, info);
             this.hub.publish(config.fieldName, narrow(value, selected) as PublishedEvent);
           }
@@ -216,7 +245,15 @@ export class LocalAppSync {
     const fieldNode: FieldNode | undefined = info.fieldNodes[0];
     return {
       arguments: args,
-      identity: context.auth.mode === 'AWS_IAM' ? { accountId: 'local', userArn: 'arn:aws:iam::local:role/publisher', username: 'publisher', sourceIp: ['127.0.0.1'] } : null,
+      identity:
+        context.auth.mode === 'AWS_IAM'
+          ? {
+              accountId: 'local',
+              userArn: 'arn:aws:iam::local:role/publisher',
+              username: 'publisher',
+              sourceIp: ['127.0.0.1'],
+            }
+          : null,
       source: source ?? null,
       stash: {},
       prev: null,
@@ -231,7 +268,10 @@ export class LocalAppSync {
     };
   }
 
-  #check(outcome: RunOutcome, context: { appended: unknown[] }): asserts outcome is Exclude<RunOutcome, ErrorOutcome> {
+  #check(
+    outcome: RunOutcome,
+    context: { appended: unknown[] },
+  ): asserts outcome is Exclude<RunOutcome, ErrorOutcome> {
     if (outcome.appendedErrors.length > 0) context.appended.push(...outcome.appendedErrors);
     if (outcome.kind === 'error') throw errorFrom(outcome.error);
   }
@@ -259,13 +299,19 @@ export class LocalAppSync {
     }
     const response = resolver.run(
       'response',
-      { ...ctx, result: 'result' in outcome ? outcome.result : null, error: 'error' in outcome ? outcome.error : null },
+      {
+        ...ctx,
+        result: 'result' in outcome ? outcome.result : null,
+        error: 'error' in outcome ? outcome.error : null,
+      },
       meta,
     );
     this.#check(response, appended);
     if (appended.appended.length > 0) {
       // util.appendError: the data stands, the errors join errors[] (rare; logged for now).
-      this.#options.logger.warn('resolver appended errors', { field: `${config.typeName}.${config.fieldName}` });
+      this.#options.logger.warn('resolver appended errors', {
+        field: `${config.typeName}.${config.fieldName}`,
+      });
     }
     return response.value;
   }
@@ -310,6 +356,8 @@ export class LocalAppSync {
   /** The named type of a field, for tests and tools. */
   fieldTypeName(typeName: string, fieldName: string): string | undefined {
     const type = this.schema.getType(typeName);
-    return type instanceof GraphQLObjectType ? getNamedType(type.getFields()[fieldName]?.type)?.name : undefined;
+    return type instanceof GraphQLObjectType
+      ? getNamedType(type.getFields()[fieldName]?.type)?.name
+      : undefined;
   }
 }

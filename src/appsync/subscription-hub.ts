@@ -36,7 +36,10 @@ export class SubscriptionHub {
     }
   }
 
-  subscribe(mutations: readonly string[], accepts: (event: PublishedEvent) => boolean): AsyncIterableIterator<PublishedEvent> {
+  subscribe(
+    mutations: readonly string[],
+    accepts: (event: PublishedEvent) => boolean,
+  ): AsyncIterableIterator<PublishedEvent> {
     const buffer: PublishedEvent[] = [];
     let waiting: ((result: IteratorResult<PublishedEvent>) => void) | undefined;
     let failed: Error | undefined;
@@ -50,7 +53,9 @@ export class SubscriptionHub {
           waiting = undefined;
           resolve({ value: event, done: false });
         } else if (buffer.length >= MAX_BUFFERED_EVENTS) {
-          failed = new Error(`subscriber fell ${MAX_BUFFERED_EVENTS} events behind; subscribe again and query for the current state`);
+          failed = new Error(
+            `subscriber fell ${MAX_BUFFERED_EVENTS} events behind; subscribe again and query for the current state`,
+          );
           this.#subscribers.delete(subscriber);
         } else {
           buffer.push(event);

@@ -10,17 +10,32 @@ export const LOCAL_SETTINGS = {
   PORT: { default: '4000', doc: 'Port of the GraphQL endpoint (HTTP and WebSocket on one port).' },
   HOST: { default: '127.0.0.1', doc: 'Address to bind. Loopback unless you mean to expose it.' },
   DATA_DIR: { default: './.data', doc: 'Folder for the database and the generated API key.' },
-  API_KEY: { default: '', doc: 'API key clients send as x-api-key. Empty: generated once and kept in DATA_DIR.' },
-  LOG_LEVEL: { default: 'info', doc: 'debug, info, warn, error or silent. debug logs every task state change.' },
+  API_KEY: {
+    default: '',
+    doc: 'API key clients send as x-api-key. Empty: generated once and kept in DATA_DIR.',
+  },
+  LOG_LEVEL: {
+    default: 'info',
+    doc: 'debug, info, warn, error or silent. debug logs every task state change.',
+  },
   WORKER_THREADS: { default: '1', doc: 'Threads that run tasks, apart from the API thread.' },
   WORKER_CONCURRENCY: { default: '64', doc: 'Tasks that may run at once in each worker thread.' },
-  BATCH_SIZE: { default: '10', doc: 'Messages per processor invocation (like the SQS event source batch size).' },
+  BATCH_SIZE: {
+    default: '10',
+    doc: 'Messages per processor invocation (like the SQS event source batch size).',
+  },
   VISIBILITY_TIMEOUT_SECONDS: {
     default: '30',
     doc: 'Lease of a received message; a running task renews it, a dead worker loses it.',
   },
-  MAX_RECEIVE_COUNT: { default: '100', doc: 'Receives after which a message is dead-lettered (redrive policy).' },
-  RETRY_BASE_SECONDS: { default: '2', doc: 'Backoff base: retry n waits up to base × 2^(n-1) seconds, jittered.' },
+  MAX_RECEIVE_COUNT: {
+    default: '100',
+    doc: 'Receives after which a message is dead-lettered (redrive policy).',
+  },
+  RETRY_BASE_SECONDS: {
+    default: '2',
+    doc: 'Backoff base: retry n waits up to base × 2^(n-1) seconds, jittered.',
+  },
   RETRY_MAX_SECONDS: { default: '900', doc: 'Longest backoff between attempts.' },
   PROGRESS_THROTTLE_MS: { default: '250', doc: 'At most one progress update per task per this many ms.' },
   CANCEL_CHECK_MS: { default: '500', doc: 'How often a running task checks whether it was cancelled.' },
@@ -45,7 +60,10 @@ const schema = z.object({
   DATA_DIR: z.string().min(1),
   API_KEY: z
     .string()
-    .refine((v) => v === '' || /^[A-Za-z0-9_\-]{16,128}$/.test(v), 'must be 16 to 128 letters, digits, - or _'),
+    .refine(
+      (v) => v === '' || /^[A-Za-z0-9_-]{16,128}$/.test(v),
+      'must be 16 to 128 letters, digits, - or _',
+    ),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']),
   WORKER_THREADS: int(1, 64),
   WORKER_CONCURRENCY: int(1, 10_000),

@@ -42,9 +42,12 @@ export class ValidationError extends TaskQueueError {
 export class PayloadTooLargeError extends TaskQueueError {
   readonly errorType = 'PayloadTooLargeError';
   constructor(what: string, bytes: number, limit: number) {
-    super(`${what} is ${bytes} bytes, over the limit of ${limit} bytes. Upload large inputs as blobs instead.`, {
-      info: { bytes, limit },
-    });
+    super(
+      `${what} is ${bytes} bytes, over the limit of ${limit} bytes. Upload large inputs as blobs instead.`,
+      {
+        info: { bytes, limit },
+      },
+    );
   }
 }
 

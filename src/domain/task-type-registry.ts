@@ -37,7 +37,10 @@ export class TaskTypeRegistry {
   require(name: string, path = 'type'): TaskTypeDefinition {
     const definition = this.#types.get(name);
     if (!definition) {
-      throw ValidationError.single(path, `unknown task type "${name}"; known types: ${this.names().join(', ')}`);
+      throw ValidationError.single(
+        path,
+        `unknown task type "${name}"; known types: ${this.names().join(', ')}`,
+      );
     }
     return definition;
   }

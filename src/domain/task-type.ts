@@ -49,6 +49,8 @@ export interface TaskTypeDefinition<S extends z.ZodType = z.ZodType, R = unknown
 }
 
 /** Identity function that gives a definition its types. */
-export function defineTaskType<S extends z.ZodType, R>(definition: TaskTypeDefinition<S, R>): TaskTypeDefinition<S, R> {
+export function defineTaskType<S extends z.ZodType, R>(
+  definition: TaskTypeDefinition<S, R>,
+): TaskTypeDefinition<S, R> {
   return definition;
 }

@@ -7,8 +7,7 @@ import type { Logger } from '../domain/task-type.ts';
  * `util.error(message, type, null, info)`, which gives clients a stable `errorType`.
  */
 export type ResolverEnvelope =
-  | { data: unknown }
-  | { error: { message: string; type: string; info: Record<string, unknown> | null } };
+  { data: unknown } | { error: { message: string; type: string; info: Record<string, unknown> | null } };
 
 /** The one table from our errors to GraphQL error types. Unknown errors are logged and hidden. */
 export function envelopeFromError(error: unknown, logger: Logger): ResolverEnvelope {
@@ -25,7 +24,10 @@ export function envelopeFromError(error: unknown, logger: Logger): ResolverEnvel
     return { error: { message: error.message, type: error.errorType, info: error.info ?? null } };
   }
   logger.error('unexpected error in resolver', {
-    error: error instanceof Error ? { name: error.name, message: error.message, stack: error.stack } : String(error),
+    error:
+      error instanceof Error
+        ? { name: error.name, message: error.message, stack: error.stack }
+        : String(error),
   });
   return {
     error: {

@@ -45,7 +45,9 @@ export function makePublishUpdatesHandler(deps: PublishUpdatesDeps) {
           version: task.version,
           error: coerceError(error).message,
         });
-        return { batchItemFailures: [{ itemIdentifier: record.dynamodb.SequenceNumber ?? record.eventID ?? '' }] };
+        return {
+          batchItemFailures: [{ itemIdentifier: record.dynamodb.SequenceNumber ?? record.eventID ?? '' }],
+        };
       }
     }
     return { batchItemFailures: [] };

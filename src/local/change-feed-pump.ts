@@ -49,10 +49,13 @@ export class ChangeFeedPump {
         const response = await this.#handler({ Records: records });
         failedAt = response.batchItemFailures[0]?.itemIdentifier;
       } catch (error) {
-        this.#logger.error('update publisher failed; retrying the batch', { error: coerceError(error).message });
+        this.#logger.error('update publisher failed; retrying the batch', {
+          error: coerceError(error).message,
+        });
         failedAt = records[0]?.dynamodb?.SequenceNumber;
       }
-      const lastOk = failedAt === undefined ? records.at(-1)?.dynamodb?.SequenceNumber : String(Number(failedAt) - 1);
+      const lastOk =
+        failedAt === undefined ? records.at(-1)?.dynamodb?.SequenceNumber : String(Number(failedAt) - 1);
       if (lastOk !== undefined && Number(lastOk) >= Number(records[0]?.dynamodb?.SequenceNumber)) {
         await this.#feed.acknowledge(Number(lastOk));
       }

@@ -27,7 +27,9 @@ async function main(): Promise<void> {
       process.stderr.write(`${signal} again: exiting now; running tasks are released on the next start.\n`);
       process.exit(130);
     }
-    process.stderr.write(`${signal}: finishing running tasks (up to ${config.SHUTDOWN_GRACE_SECONDS} s), then stopping.\n`);
+    process.stderr.write(
+      `${signal}: finishing running tasks (up to ${config.SHUTDOWN_GRACE_SECONDS} s), then stopping.\n`,
+    );
     runtime.stop().then(
       () => process.exit(0),
       (error: unknown) => {

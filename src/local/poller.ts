@@ -75,9 +75,14 @@ export class Poller {
       }
       let messages: ReceivedMessage[];
       try {
-        messages = await options.queue.receive(Math.min(capacity, options.batchSize * 10), options.visibilityTimeoutSeconds);
+        messages = await options.queue.receive(
+          Math.min(capacity, options.batchSize * 10),
+          options.visibilityTimeoutSeconds,
+        );
       } catch (error) {
-        options.logger.error('receiving from the queue failed; retrying', { error: coerceError(error).message });
+        options.logger.error('receiving from the queue failed; retrying', {
+          error: coerceError(error).message,
+        });
         await this.#sleep(maxIdle);
         continue;
       }
@@ -98,7 +103,9 @@ export class Poller {
     const work = (async () => {
       let failed = new Set<string>(batch.map((m) => m.messageId));
       try {
-        const response = await this.#options.handler(sqsEventFrom(batch, 'arn:aws:sqs:local:000000000000:tasks'));
+        const response = await this.#options.handler(
+          sqsEventFrom(batch, 'arn:aws:sqs:local:000000000000:tasks'),
+        );
         failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
       } catch (error) {
         this.#options.logger.error('processor invocation failed; its messages will be delivered again', {

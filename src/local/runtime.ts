@@ -65,16 +65,17 @@ function pidAlive(pid: number): boolean {
 
 /** One runtime per data folder: a second one would break the lease rules. */
 function claimDataDir(db: SqliteDatabase): void {
-  const row = db.statement("SELECT value FROM meta WHERE key = 'owner_pid'").get() as { value: string } | undefined;
+  const row = db.statement("SELECT value FROM meta WHERE key = 'owner_pid'").get() as
+    { value: string } | undefined;
   const owner = row ? Number(row.value) : 0;
   if (owner && owner !== process.pid && pidAlive(owner)) {
     throw new ConfigurationError(
       `Another runtime (pid ${owner}) is using ${db.path}. Stop it, or set DATA_DIR to another folder.`,
     );
   }
-  db.statement("INSERT INTO meta (key, value) VALUES ('owner_pid', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(
-    String(process.pid),
-  );
+  db.statement(
+    "INSERT INTO meta (key, value) VALUES ('owner_pid', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  ).run(String(process.pid));
 }
 
 /**
@@ -82,18 +83,28 @@ function claimDataDir(db: SqliteDatabase): void {
  * workers are certainly gone), and enqueue any live task whose message was never written (a crash
  * between storing and enqueuing).
  */
-async function recover(db: SqliteDatabase, store: SqliteTaskStore, queue: SqliteTaskQueue): Promise<{ released: number; requeued: number }> {
+async function recover(
+  db: SqliteDatabase,
+  store: SqliteTaskStore,
+  queue: SqliteTaskQueue,
+): Promise<{ released: number; requeued: number }> {
   const released = await queue.releaseInFlight();
   const now = isoFromMillis(Date.now());
-  const running = db.statement("SELECT doc FROM tasks WHERE status = 'RUNNING'").all() as Array<{ doc: string }>;
+  const running = db.statement("SELECT doc FROM tasks WHERE status = 'RUNNING'").all() as Array<{
+    doc: string;
+  }>;
   for (const row of running) {
     const task = JSON.parse(row.doc) as { id: string; version: number; leaseExpiresAt: string | null };
     if (task.leaseExpiresAt && task.leaseExpiresAt > now) {
-      await store.update(task.id, { leaseExpiresAt: now }, { version: task.version }, now).catch(() => undefined);
+      await store
+        .update(task.id, { leaseExpiresAt: now }, { version: task.version }, now)
+        .catch(() => undefined);
     }
   }
   const queued = new Set(
-    (db.statement("SELECT body FROM messages WHERE queue = 'main'").all() as Array<{ body: string }>).map((r) => r.body),
+    (db.statement("SELECT body FROM messages WHERE queue = 'main'").all() as Array<{ body: string }>).map(
+      (r) => r.body,
+    ),
   );
   const live = db
     .statement("SELECT id FROM tasks WHERE status IN ('QUEUED', 'RETRYING', 'RUNNING')")
@@ -123,7 +134,9 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
     apiKey = apiKeyFor(config, dataDir);
   } catch (error) {
     db.close();
-    throw new StorageError(`Cannot write the API key into ${dataDir}: ${(error as Error).message}`, { cause: error });
+    throw new StorageError(`Cannot write the API key into ${dataDir}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   const store = new SqliteTaskStore(db);
   const queue = new SqliteTaskQueue(db, systemClock, { maxReceiveCount: config.MAX_RECEIVE_COUNT });
@@ -228,7 +241,10 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
         await server.close();
         const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
         const left = (await Promise.all(processors.map((p) => p.stop(graceMs)))).reduce((a, b) => a + b, 0);
-        if (left > 0) logger.warn('tasks still running at the end of the grace period are released to the queue', { count: left });
+        if (left > 0)
+          logger.warn('tasks still running at the end of the grace period are released to the queue', {
+            count: left,
+          });
         await pump.stop();
         db.statement("DELETE FROM meta WHERE key = 'owner_pid' AND value = ?").run(String(process.pid));
         db.close();

@@ -95,7 +95,9 @@ function formatResult(result: ExecutionResult): Record<string, unknown> {
  * subscriptions on the same path with the graphql-transport-ws protocol, GraphiQL served from the
  * package (no CDN) on GET /graphql. Every operation needs the API key, as on AppSync.
  */
-export async function startServer(options: ServerOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+export async function startServer(
+  options: ServerOptions,
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const { appsync, apiKey, logger } = options;
   const loopback = ['127.0.0.1', 'localhost', '::1'].includes(options.host);
 
@@ -122,7 +124,9 @@ export async function startServer(options: ServerOptions): Promise<{ server: Ser
       title: 'Task queue — GraphiQL',
       defaultQuery: DEFAULT_QUERY,
       // On loopback the page carries the key so GraphiQL works at once; elsewhere users paste it.
-      ...(loopback ? { additionalHeaders: { 'x-api-key': apiKey } } : { headers: JSON.stringify({ 'x-api-key': '' }) }),
+      ...(loopback
+        ? { additionalHeaders: { 'x-api-key': apiKey } }
+        : { headers: JSON.stringify({ 'x-api-key': '' }) }),
     },
     renderGraphiQL,
   });
@@ -141,7 +145,12 @@ export async function startServer(options: ServerOptions): Promise<{ server: Ser
         return;
       }
       if (url.pathname !== GRAPHQL_PATH) {
-        sendError(res, 404, 'NotFoundException', `Nothing at ${url.pathname}; the GraphQL endpoint is ${GRAPHQL_PATH}.`);
+        sendError(
+          res,
+          404,
+          'NotFoundException',
+          `Nothing at ${url.pathname}; the GraphQL endpoint is ${GRAPHQL_PATH}.`,
+        );
         return;
       }
       const wantsPage = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
@@ -177,12 +186,14 @@ export async function startServer(options: ServerOptions): Promise<{ server: Ser
         // Streams (GraphQL over SSE) go out as they come; yoga's ponyfilled stream has a reader.
         const reader = response.body.getReader();
         res.on('close', () => void reader.cancel().catch(() => undefined));
-        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) res.write(chunk.value);
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+          res.write(chunk.value);
       }
       res.end();
     })().catch((error: unknown) => {
       logger.error('request failed', { error: String(error) });
-      if (!res.headersSent) sendError(res, 500, 'InternalFailureException', 'Internal error; see the server log.');
+      if (!res.headersSent)
+        sendError(res, 500, 'InternalFailureException', 'Internal error; see the server log.');
       else res.end();
     });
   });
@@ -199,10 +210,13 @@ export async function startServer(options: ServerOptions): Promise<{ server: Ser
       context: (ctx) => ({
         auth: { mode: 'API_KEY' },
         headers: Object.fromEntries(
-          Object.entries(ctx.extra.request.headers).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v]] : [])),
+          Object.entries(ctx.extra.request.headers).flatMap(([k, v]) =>
+            typeof v === 'string' ? [[k, v]] : [],
+          ),
         ),
       }),
-      onNext: (_ctx, _id, _payload, _args, result) => formatResult(result as ExecutionResult) as ExecutionResult,
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        formatResult(result as ExecutionResult) as ExecutionResult,
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatAppSyncError(e)) as never,
     },
     wss,

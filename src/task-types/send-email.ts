@@ -22,12 +22,18 @@ export const sendEmailPayloadSchema = z
     text: z.string().max(1_000_000).optional(),
     html: z.string().max(1_000_000).optional(),
     attachments: z
-      .array(z.object({ key: z.string().min(1).max(1024), filename: z.string().min(1).max(255).optional() }).strict())
+      .array(
+        z
+          .object({ key: z.string().min(1).max(1024), filename: z.string().min(1).max(255).optional() })
+          .strict(),
+      )
       .max(10)
       .optional(),
   })
   .strict()
-  .refine((p) => p.text !== undefined || p.html !== undefined, { message: 'give a body: "text", "html" or both' })
+  .refine((p) => p.text !== undefined || p.html !== undefined, {
+    message: 'give a body: "text", "html" or both',
+  })
   .refine((p) => count(p.to) + count(p.cc) + count(p.bcc) <= MAX_RECIPIENTS, {
     message: `at most ${MAX_RECIPIENTS} recipients in to, cc and bcc together`,
   });

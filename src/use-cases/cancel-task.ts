@@ -1,4 +1,9 @@
-import { ConditionFailedError, InvalidTransitionError, NotFoundError, isErrorNamed } from '../domain/errors.ts';
+import {
+  ConditionFailedError,
+  InvalidTransitionError,
+  NotFoundError,
+  isErrorNamed,
+} from '../domain/errors.ts';
 import { isoFromMillis, type Task } from '../domain/task.ts';
 import { TaskStatus } from '../domain/task-status.ts';
 import type { Clock } from '../ports/clock.ts';

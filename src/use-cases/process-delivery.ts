@@ -71,7 +71,12 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
     return { kind: 'later', afterSeconds };
   }
 
-  async function fail(task: Task, error: TaskError, message: ReceivedMessage, condition: { attempts: number }) {
+  async function fail(
+    task: Task,
+    error: TaskError,
+    message: ReceivedMessage,
+    condition: { attempts: number },
+  ) {
     const nowMs = deps.clock.now();
     const failed = await deps.store.update(
       task.id,
@@ -95,7 +100,10 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
   return async function processDelivery(message: ReceivedMessage): Promise<DeliveryOutcome> {
     const decoded = decodeTaskMessage(message.body);
     if ('invalid' in decoded) {
-      deps.logger.error('poison message dead-lettered', { messageId: message.messageId, reason: decoded.invalid });
+      deps.logger.error('poison message dead-lettered', {
+        messageId: message.messageId,
+        reason: decoded.invalid,
+      });
       await deps.messages.sendToDeadLetter(message.body, `POISON_MESSAGE: ${decoded.invalid}`);
       return ACK;
     }
@@ -175,7 +183,8 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
 
   async function runAttempt(task: Task, attempt: number, message: ReceivedMessage, log: Logger) {
     const mine = { statusIn: [TaskStatus.RUNNING], attempts: attempt } as const;
-    const write = (patch: TaskPatch) => deps.store.update(task.id, patch, mine, isoFromMillis(deps.clock.now()));
+    const write = (patch: TaskPatch) =>
+      deps.store.update(task.id, patch, mine, isoFromMillis(deps.clock.now()));
     const controller = new AbortController();
     let stopped: AttemptStopped | undefined;
     let stop!: (reason: AttemptStopped) => void;
@@ -223,7 +232,8 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
       pendingProgress = undefined;
       lastProgressWrite = deps.clock.now();
       write({ progress: fraction, progressMessage: text }).catch((error: unknown) => {
-        if (!isErrorNamed(error, ConditionFailedError)) log.warn('progress write failed', { error: String(error) });
+        if (!isErrorNamed(error, ConditionFailedError))
+          log.warn('progress write failed', { error: String(error) });
       });
     };
     const context: TaskContext = {
@@ -260,7 +270,10 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
           cause: error,
         });
       }
-      const value = await Promise.race([Promise.resolve(definition.handler(payload, context)), stoppedPromise]);
+      const value = await Promise.race([
+        Promise.resolve(definition.handler(payload, context)),
+        stoppedPromise,
+      ]);
       outcome = { ok: true, value };
     } catch (error) {
       outcome = { ok: false, error };
@@ -313,7 +326,11 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
             );
           } catch (error) {
             const current = isErrorNamed(error, ConditionFailedError) ? await deps.store.get(task.id) : null;
-            if (current?.status === TaskStatus.RUNNING && current.attempts === attempt && current.cancelRequested) {
+            if (
+              current?.status === TaskStatus.RUNNING &&
+              current.attempts === attempt &&
+              current.cancelRequested
+            ) {
               return await cancel();
             }
             throw error;

@@ -38,7 +38,7 @@ export function makeListTasks(deps: { store: TaskStore }) {
       );
     }
     return deps.store.list(filter ?? {}, size, nextToken ?? null);
-  }
+  };
 }
 
 export function makeQueueStats(deps: { store: TaskStore; clock: Clock }) {

@@ -1,4 +1,9 @@
-import { ConditionFailedError, InvalidTransitionError, NotFoundError, isErrorNamed } from '../domain/errors.ts';
+import {
+  ConditionFailedError,
+  InvalidTransitionError,
+  NotFoundError,
+  isErrorNamed,
+} from '../domain/errors.ts';
 import { encodeTaskMessage, isoFromMillis, type Task } from '../domain/task.ts';
 import { TaskStatus } from '../domain/task-status.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -47,7 +52,8 @@ export function makeRetryTask(deps: RetryTaskDeps) {
         now,
       );
     } catch (error) {
-      if (isErrorNamed(error, ConditionFailedError)) throw new InvalidTransitionError(id, 'changing', 'retry');
+      if (isErrorNamed(error, ConditionFailedError))
+        throw new InvalidTransitionError(id, 'changing', 'retry');
       throw error;
     }
     try {

@@ -146,7 +146,8 @@ export function makeSubmitTasks(deps: SubmitTasksDeps) {
           leaseExpiresAt: null,
           expiresAt: null,
         },
-        idempotencyKeyExpiresAt: key === null ? null : isoFromMillis(nowMs + LIMITS.idempotencyKey.ttlSeconds * 1000),
+        idempotencyKeyExpiresAt:
+          key === null ? null : isoFromMillis(nowMs + LIMITS.idempotencyKey.ttlSeconds * 1000),
       });
     });
     if (issues.length > 0) throw new ValidationError(issues);

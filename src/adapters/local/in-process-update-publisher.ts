@@ -1,7 +1,10 @@
 import type { TaskUpdate } from '../../domain/task.ts';
 import type { UpdatePublisher } from '../../ports/update-publisher.ts';
 import type { LocalAppSync } from '../../appsync/local-appsync.ts';
-import { PUBLISH_TASK_UPDATE_MUTATION, publishVariables } from '../../handlers/publish-task-update-document.ts';
+import {
+  PUBLISH_TASK_UPDATE_MUTATION,
+  publishVariables,
+} from '../../handlers/publish-task-update-document.ts';
 
 /**
  * Publishes by running the publishTaskUpdate mutation in-process with IAM auth, through the same

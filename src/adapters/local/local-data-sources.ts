@@ -13,7 +13,12 @@ export function lambdaDataSource(handler: (payload: unknown) => Promise<unknown>
   return async (request) => {
     const r = request as { operation?: string; payload?: unknown };
     if (r?.operation !== 'Invoke' && r?.operation !== 'BatchInvoke') {
-      return { error: { message: `Lambda data source: unsupported operation ${String(r?.operation)}`, type: 'Lambda:Request' } };
+      return {
+        error: {
+          message: `Lambda data source: unsupported operation ${String(r?.operation)}`,
+          type: 'Lambda:Request',
+        },
+      };
     }
     try {
       return { result: await handler(r.payload ?? null) };

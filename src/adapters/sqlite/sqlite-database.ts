@@ -203,7 +203,9 @@ export class SqliteDatabase {
       } catch {
         // The failed COMMIT may already have rolled back.
       }
-      const failure = new StorageError(`Commit to ${this.path} failed: ${(error as Error).message}`, { cause: error });
+      const failure = new StorageError(`Commit to ${this.path} failed: ${(error as Error).message}`, {
+        cause: error,
+      });
       for (const write of batch) write.reject(failure);
       return;
     }

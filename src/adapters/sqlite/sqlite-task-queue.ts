@@ -104,7 +104,9 @@ export class SqliteTaskQueue implements TaskQueue {
   async delete(receiptHandles: readonly string[]): Promise<void> {
     if (receiptHandles.length === 0) return;
     await this.#db.write(() => {
-      const del = this.#db.statement("DELETE FROM messages WHERE id = ? AND receive_count = ? AND queue = 'main'");
+      const del = this.#db.statement(
+        "DELETE FROM messages WHERE id = ? AND receive_count = ? AND queue = 'main'",
+      );
       for (const handle of receiptHandles) {
         const parsed = parseHandle(handle);
         if (parsed) del.run(parsed[0], parsed[1]);
@@ -127,7 +129,9 @@ export class SqliteTaskQueue implements TaskQueue {
     const nowMs = this.#clock.now();
     await this.#db.write(() => {
       this.#db
-        .statement("INSERT INTO messages (queue, body, visible_ms, sent_ms, reason) VALUES ('dead', ?, ?, ?, ?)")
+        .statement(
+          "INSERT INTO messages (queue, body, visible_ms, sent_ms, reason) VALUES ('dead', ?, ?, ?, ?)",
+        )
         .run(body, nowMs, nowMs, reason);
     });
   }
@@ -137,7 +141,9 @@ export class SqliteTaskQueue implements TaskQueue {
     return this.#db.write(() => {
       const nowMs = this.#clock.now();
       const result = this.#db
-        .statement("UPDATE messages SET visible_ms = ? WHERE queue = 'main' AND receive_count > 0 AND visible_ms > ?")
+        .statement(
+          "UPDATE messages SET visible_ms = ? WHERE queue = 'main' AND receive_count > 0 AND visible_ms > ?",
+        )
         .run(nowMs, nowMs);
       return Number(result.changes);
     });
@@ -166,8 +172,15 @@ export class SqliteTaskQueue implements TaskQueue {
   deadLetters(limit: number): DeadLetter[] {
     return (
       this.#db
-        .statement("SELECT id, body, reason, sent_ms FROM messages WHERE queue = 'dead' ORDER BY id DESC LIMIT ?")
+        .statement(
+          "SELECT id, body, reason, sent_ms FROM messages WHERE queue = 'dead' ORDER BY id DESC LIMIT ?",
+        )
         .all(limit) as Array<{ id: number; body: string; reason: string | null; sent_ms: number }>
-    ).map((row) => ({ messageId: String(row.id), body: row.body, reason: row.reason, sentTimestamp: row.sent_ms }));
+    ).map((row) => ({
+      messageId: String(row.id),
+      body: row.body,
+      reason: row.reason,
+      sentTimestamp: row.sent_ms,
+    }));
   }
 }

@@ -34,7 +34,10 @@ function decodeToken(token: string): [number, string] {
   } catch {
     // fall through to the error below
   }
-  throw ValidationError.single('nextToken', 'is not a token this API returned; pass the nextToken of the previous page');
+  throw ValidationError.single(
+    'nextToken',
+    'is not a token this API returned; pass the nextToken of the previous page',
+  );
 }
 
 /**
@@ -57,7 +60,9 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   #recordChange(task: Task, event: 'INSERT' | 'MODIFY', doc: string): void {
-    this.#db.statement('INSERT INTO task_changes (task_id, event, image) VALUES (?, ?, ?)').run(task.id, event, doc);
+    this.#db
+      .statement('INSERT INTO task_changes (task_id, event, image) VALUES (?, ?, ?)')
+      .run(task.id, event, doc);
   }
 
   create(items: readonly NewTask[]): Promise<CreateResult[]> {
@@ -86,7 +91,16 @@ export class SqliteTaskStore implements TaskStore {
           .statement(
             'INSERT INTO tasks (id, type, status, created_ms, run_at_ms, expires_ms, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
           )
-          .run(task.id, task.type, task.status, nowMs, Date.parse(task.runAt), ms(task.expiresAt), task.version, doc);
+          .run(
+            task.id,
+            task.type,
+            task.status,
+            nowMs,
+            Date.parse(task.runAt),
+            ms(task.expiresAt),
+            task.version,
+            doc,
+          );
         this.#recordChange(task, 'INSERT', doc);
         results.push({ task, created: true });
       }
@@ -106,7 +120,10 @@ export class SqliteTaskStore implements TaskStore {
         throw new ConditionFailedError(id, `version is ${current.version}, expected ${condition.version}`);
       }
       if (condition.statusIn !== undefined && !condition.statusIn.includes(current.status)) {
-        throw new ConditionFailedError(id, `status is ${current.status}, expected ${condition.statusIn.join(' or ')}`);
+        throw new ConditionFailedError(
+          id,
+          `status is ${current.status}, expected ${condition.statusIn.join(' or ')}`,
+        );
       }
       if (condition.attempts !== undefined && current.attempts !== condition.attempts) {
         throw new ConditionFailedError(id, `attempt is ${current.attempts}, expected ${condition.attempts}`);
@@ -117,7 +134,9 @@ export class SqliteTaskStore implements TaskStore {
       const next: Task = { ...current, ...patch, version: current.version + 1, updatedAt: now };
       const doc = JSON.stringify(next);
       this.#db
-        .statement('UPDATE tasks SET status = ?, run_at_ms = ?, expires_ms = ?, version = ?, doc = ? WHERE id = ?')
+        .statement(
+          'UPDATE tasks SET status = ?, run_at_ms = ?, expires_ms = ?, version = ?, doc = ? WHERE id = ?',
+        )
         .run(next.status, Date.parse(next.runAt), ms(next.expiresAt), next.version, doc, id);
       this.#recordChange(next, 'MODIFY', doc);
       return next;

@@ -21,6 +21,7 @@ export interface ApiTree {
   [name: string]: ApiFunction | ApiTree;
 }
 /** Any host function exposed to resolver code; arguments arrive from the sandbox realm. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- resolver code calls util with any values
 export type ApiFunction = (...args: any[]) => unknown;
 
 /** The three runtime objects exported by `@aws-appsync/utils`. */

@@ -13,6 +13,7 @@ export const processDataTaskType = defineTaskType({
   handler: (payload, ctx) =>
     processData(payload, {
       signal: ctx.signal,
-      onProgress: (done, total) => ctx.progress(total === 0 ? 1 : done / total, `operation ${done} of ${total}`),
+      onProgress: (done, total) =>
+        ctx.progress(total === 0 ? 1 : done / total, `operation ${done} of ${total}`),
     }),
 });

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // The e2e and crash suites start servers and child processes; two cores are shared with them.
+    maxWorkers: 2,
+  },
+});
