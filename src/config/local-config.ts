@@ -18,7 +18,10 @@ export const LOCAL_SETTINGS = {
     default: 'info',
     doc: 'debug, info, warn, error or silent. debug logs every task state change.',
   },
-  WORKER_THREADS: { default: '1', doc: 'Threads that run tasks, apart from the API thread.' },
+  WORKER_THREADS: {
+    default: '1',
+    doc: 'Threads that run tasks, apart from the API thread. 0 runs tasks in the API thread (debugging).',
+  },
   WORKER_CONCURRENCY: { default: '64', doc: 'Tasks that may run at once in each worker thread.' },
   BATCH_SIZE: {
     default: '10',
@@ -65,7 +68,7 @@ const schema = z.object({
       'must be 16 to 128 letters, digits, - or _',
     ),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']),
-  WORKER_THREADS: int(1, 64),
+  WORKER_THREADS: int(0, 64),
   WORKER_CONCURRENCY: int(1, 10_000),
   BATCH_SIZE: int(1, 100),
   VISIBILITY_TIMEOUT_SECONDS: int(1, 43_200),

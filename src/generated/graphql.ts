@@ -131,6 +131,8 @@ export type Task = {
   finishedAt: Maybe<Scalars['AWSDateTime']['output']>;
   id: Scalars['ID']['output'];
   idempotencyKey: Maybe<Scalars['String']['output']>;
+  /** While RUNNING: the worker holds the task until then and renews it; past it, another worker takes over. */
+  leaseExpiresAt: Maybe<Scalars['AWSDateTime']['output']>;
   maxAttempts: Scalars['Int']['output'];
   /** The submitted payload. Not carried by subscription events (query the task for it). */
   payload: Scalars['AWSJSON']['output'];
@@ -212,6 +214,7 @@ export type TaskUpdateInput = {
   finishedAt?: InputMaybe<Scalars['AWSDateTime']['input']>;
   id: Scalars['ID']['input'];
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  leaseExpiresAt?: InputMaybe<Scalars['AWSDateTime']['input']>;
   maxAttempts: Scalars['Int']['input'];
   progress?: InputMaybe<Scalars['Float']['input']>;
   progressMessage?: InputMaybe<Scalars['String']['input']>;

@@ -205,15 +205,23 @@ export function describeTaskStoreContract(
         ['a cancelRequested mismatch', { cancelRequested: true }],
         ['one failing part among holding ones', { version: 1, statusIn: ['QUEUED'], attempts: 7 }],
       ];
-      it.each(failing)('fails with ConditionFailedError on %s and changes nothing', async (_label, condition) => {
-        const task = makeTask();
-        await store.create([plain(task)]);
+      it.each(failing)(
+        'fails with ConditionFailedError on %s and changes nothing',
+        async (_label, condition) => {
+          const task = makeTask();
+          await store.create([plain(task)]);
 
-        const attempt = store.update(task.id, { status: 'RUNNING', attempts: 1 }, condition, iso(T0 + 1000));
+          const attempt = store.update(
+            task.id,
+            { status: 'RUNNING', attempts: 1 },
+            condition,
+            iso(T0 + 1000),
+          );
 
-        await expect(attempt).rejects.toMatchObject({ name: 'ConditionFailedError' });
-        expect(await store.get(task.id)).toEqual(task);
-      });
+          await expect(attempt).rejects.toMatchObject({ name: 'ConditionFailedError' });
+          expect(await store.get(task.id)).toEqual(task);
+        },
+      );
 
       it('fails with ConditionFailedError when the task does not exist, and creates nothing', async () => {
         const attempt = store.update('no-such-task', { status: 'RUNNING' }, {}, iso(T0));

@@ -20,8 +20,8 @@ describe('durability with real processes', () => {
     );
     const id = body.data!.submitTask.id;
     const status = async () =>
-      (await rt.gql<{ task: { status: string } }>('query ($id: ID!) { task(id: $id) { status } }', { id })).body.data!
-        .task?.status;
+      (await rt.gql<{ task: { status: string } }>('query ($id: ID!) { task(id: $id) { status } }', { id }))
+        .body.data!.task?.status;
     await waitFor(async () => (await status()) === 'SUCCEEDED', 'SUCCEEDED');
     expect(await rt.stop('SIGTERM')).toBe(0);
 
@@ -48,9 +48,16 @@ describe('durability with real processes', () => {
       rt = await startRuntime(dataDir);
     }
     const counts = async () =>
-      (await rt.gql<{ queueStats: { succeeded: number; total: number } }>('{ queueStats { succeeded total } }')).body
-        .data!.queueStats;
-    await waitFor(async () => (await counts()).succeeded === ids.length, `all ${ids.length} tasks SUCCEEDED`, 60_000);
+      (
+        await rt.gql<{ queueStats: { succeeded: number; total: number } }>(
+          '{ queueStats { succeeded total } }',
+        )
+      ).body.data!.queueStats;
+    await waitFor(
+      async () => (await counts()).succeeded === ids.length,
+      `all ${ids.length} tasks SUCCEEDED`,
+      60_000,
+    );
     expect((await counts()).total).toBe(ids.length);
     for (const id of ids.slice(0, 10)) {
       const { body } = await rt.gql<{ task: { status: string; result: string } }>(

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRuntime, tempDataDir, waitFor, TEST_API_KEY, type RuntimeProcess } from '../helpers/runtime-process.ts';
+import {
+  startRuntime,
+  tempDataDir,
+  waitFor,
+  TEST_API_KEY,
+  type RuntimeProcess,
+} from '../helpers/runtime-process.ts';
 
-const TASK_FIELDS = 'id type status result error { code message retryable attempt } attempts maxAttempts version';
+const TASK_FIELDS =
+  'id type status result error { code message retryable attempt } attempts maxAttempts version';
 
 const dataPayload = (records: unknown[]) =>
   JSON.stringify({ records, operations: [{ op: 'sort', by: [{ field: 'n', order: 'desc' }] }] });
@@ -49,7 +56,10 @@ describe('the GraphQL API over HTTP and WebSocket', () => {
     });
     await subscribed;
 
-    const { body } = await submit({ type: 'PROCESS_DATA', payload: dataPayload([{ n: 1 }, { n: 3 }, { n: 2 }]) });
+    const { body } = await submit({
+      type: 'PROCESS_DATA',
+      payload: dataPayload([{ n: 1 }, { n: 3 }, { n: 2 }]),
+    });
     const task = body.data!.submitTask;
     expect(task.status).toBe('QUEUED');
     expect(task.version).toBe(1);
@@ -70,7 +80,11 @@ describe('the GraphQL API over HTTP and WebSocket', () => {
     await new Promise<void>((resolve, reject) => {
       client.subscribe<{ onTaskUpdated: { status: string } }>(
         { query: 'subscription { onTaskUpdated(status: SUCCEEDED) { id status } }' },
-        { next: (m) => statuses.push(m.data!.onTaskUpdated.status), error: reject, complete: () => undefined },
+        {
+          next: (m) => statuses.push(m.data!.onTaskUpdated.status),
+          error: reject,
+          complete: () => undefined,
+        },
       );
       client.on('connected', () => setTimeout(resolve, 200));
     });
@@ -102,7 +116,10 @@ describe('the GraphQL API over HTTP and WebSocket', () => {
   });
 
   it('submitTasks stores a batch, and tasks() lists newest first with filters and pagination', async () => {
-    const inputs = Array.from({ length: 5 }, (_, i) => ({ type: 'PROCESS_DATA', payload: dataPayload([{ n: i }]) }));
+    const inputs = Array.from({ length: 5 }, (_, i) => ({
+      type: 'PROCESS_DATA',
+      payload: dataPayload([{ n: i }]),
+    }));
     const { body } = await rt.gql<{ submitTasks: Array<{ id: string }> }>(
       'mutation ($inputs: [SubmitTaskInput!]!) { submitTasks(inputs: $inputs) { id } }',
       { inputs },
@@ -111,10 +128,14 @@ describe('the GraphQL API over HTTP and WebSocket', () => {
     const seen: string[] = [];
     let nextToken: string | null = null;
     do {
-      const page: { body: { data?: { tasks: { items: Array<{ id: string; type: string }>; nextToken: string | null } } } } =
-        await rt.gql('query ($t: String) { tasks(filter: { type: PROCESS_DATA }, limit: 2, nextToken: $t) { items { id type } nextToken } }', {
+      const page: {
+        body: { data?: { tasks: { items: Array<{ id: string; type: string }>; nextToken: string | null } } };
+      } = await rt.gql(
+        'query ($t: String) { tasks(filter: { type: PROCESS_DATA }, limit: 2, nextToken: $t) { items { id type } nextToken } }',
+        {
           t: nextToken,
-        });
+        },
+      );
       seen.push(...page.body.data!.tasks.items.map((t) => t.id));
       nextToken = page.body.data!.tasks.nextToken;
     } while (nextToken);
@@ -135,7 +156,7 @@ describe('the GraphQL API over HTTP and WebSocket', () => {
       const t = await taskById(id);
       return t?.status === 'FAILED' ? t : null;
     }, 'FAILED');
-    expect(failed.error).toMatchObject({ code: 'NOT_IMPLEMENTED', retryable: false, attempt: 1 });
+    expect(failed!.error).toMatchObject({ code: 'NOT_IMPLEMENTED', retryable: false, attempt: 1 });
     const retried = await rt.gql<{ retryTask: { status: string; attempts: number } }>(
       'mutation ($id: ID!) { retryTask(id: $id) { status attempts } }',
       { id },
@@ -164,28 +185,130 @@ describe('the GraphQL API over HTTP and WebSocket', () => {
 
 describe('bad input gets a clear GraphQL error, stores nothing, and the server keeps serving', () => {
   const big = 'x'.repeat(270 * 1024);
-  const cases: Array<{ name: string; query: string; variables?: Record<string, unknown>; apiKey?: string | null; status?: number; errorType: string; message: RegExp }> = [
-    { name: 'unknown task type', query: 'mutation { submitTask(input: { type: RESIZE_VIDEO, payload: "{}" }) { id } }', errorType: 'ValidationError', message: /RESIZE_VIDEO/ },
-    { name: 'payload that is not JSON', query: 'mutation { submitTask(input: { type: PROCESS_DATA, payload: "{nope" }) { id } }', errorType: 'ValidationError', message: /JSON/ },
-    { name: 'payload not matching the type schema', query: 'mutation { submitTask(input: { type: PROCESS_DATA, payload: "{\\"records\\": 5}" }) { id } }', errorType: 'ValidationError', message: /input\.payload\.records/ },
-    { name: 'payload over 256 KB', query: 'mutation ($p: AWSJSON!) { submitTask(input: { type: PROCESS_DATA, payload: $p }) { id } }', variables: { p: JSON.stringify({ records: [{ s: big }] }) }, errorType: 'PayloadTooLargeError', message: /over the limit of 262144 bytes/ },
-    { name: 'delaySeconds out of range', query: 'mutation { submitTask(input: { type: PROCESS_DATA, payload: "{\\"records\\":[]}", delaySeconds: 901 }) { id } }', errorType: 'ValidationError', message: /delaySeconds: must be an integer from 0 to 900/ },
-    { name: 'maxAttempts out of range', query: 'mutation { submitTask(input: { type: PROCESS_DATA, payload: "{\\"records\\":[]}", maxAttempts: 0 }) { id } }', errorType: 'ValidationError', message: /maxAttempts/ },
-    { name: 'timeoutSeconds out of range', query: 'mutation { submitTask(input: { type: PROCESS_DATA, payload: "{\\"records\\":[]}", timeoutSeconds: 100000 }) { id } }', errorType: 'ValidationError', message: /timeoutSeconds/ },
-    { name: 'more than 25 tasks in submitTasks', query: 'mutation ($i: [SubmitTaskInput!]!) { submitTasks(inputs: $i) { id } }', variables: { i: Array.from({ length: 26 }, () => ({ type: 'PROCESS_DATA', payload: '{"records":[]}' })) }, errorType: 'ValidationError', message: /at most 25/ },
-    { name: 'cancel of an unknown id', query: 'mutation { cancelTask(id: "00000000-0000-4000-8000-000000000000") { id } }', errorType: 'NotFoundError', message: /No task with id/ },
-    { name: 'retry of an unknown id', query: 'mutation { retryTask(id: "00000000-0000-4000-8000-000000000000") { id } }', errorType: 'NotFoundError', message: /No task with id/ },
-    { name: 'a malformed task id', query: '{ task(id: "../etc/passwd") { id } }', errorType: 'ValidationError', message: /not a task id/ },
-    { name: 'malformed GraphQL', query: 'mutation { submitTask(input: {', errorType: 'InvalidSyntax', message: /Syntax/ },
-    { name: 'an unknown field', query: '{ task(id: "x") { nope } }', errorType: 'ValidationError', message: /nope/ },
-    { name: 'publishTaskUpdate with an API key', query: 'mutation { publishTaskUpdate(input: { id: "x", type: PROCESS_DATA, status: QUEUED, attempts: 0, maxAttempts: 1, timeoutSeconds: 1, version: 1, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z", runAt: "2026-01-01T00:00:00Z", cancelRequested: false }) { id } }', errorType: 'Unauthorized', message: /Not Authorized to access publishTaskUpdate on type Mutation/ },
-    { name: 'a missing API key', query: '{ queueStats { total } }', apiKey: null, status: 401, errorType: 'UnauthorizedException', message: /x-api-key/ },
-    { name: 'a wrong API key', query: '{ queueStats { total } }', apiKey: 'wrong-key-0123456789', status: 401, errorType: 'UnauthorizedException', message: /not authorized/ },
+  const cases: Array<{
+    name: string;
+    query: string;
+    variables?: Record<string, unknown>;
+    apiKey?: string | null;
+    status?: number;
+    errorType: string;
+    message: RegExp;
+  }> = [
+    {
+      name: 'unknown task type',
+      query: 'mutation { submitTask(input: { type: RESIZE_VIDEO, payload: "{}" }) { id } }',
+      errorType: 'ValidationError',
+      message: /RESIZE_VIDEO/,
+    },
+    {
+      name: 'payload that is not JSON',
+      query: 'mutation { submitTask(input: { type: PROCESS_DATA, payload: "{nope" }) { id } }',
+      errorType: 'ValidationError',
+      message: /JSON/,
+    },
+    {
+      name: 'payload not matching the type schema',
+      query: 'mutation { submitTask(input: { type: PROCESS_DATA, payload: "{\\"records\\": 5}" }) { id } }',
+      errorType: 'ValidationError',
+      message: /input\.payload\.records/,
+    },
+    {
+      name: 'payload over 256 KB',
+      query: 'mutation ($p: AWSJSON!) { submitTask(input: { type: PROCESS_DATA, payload: $p }) { id } }',
+      variables: { p: JSON.stringify({ records: [{ s: big }] }) },
+      errorType: 'PayloadTooLargeError',
+      message: /over the limit of 262144 bytes/,
+    },
+    {
+      name: 'delaySeconds out of range',
+      query:
+        'mutation { submitTask(input: { type: PROCESS_DATA, payload: "{\\"records\\":[]}", delaySeconds: 901 }) { id } }',
+      errorType: 'ValidationError',
+      message: /delaySeconds: must be an integer from 0 to 900/,
+    },
+    {
+      name: 'maxAttempts out of range',
+      query:
+        'mutation { submitTask(input: { type: PROCESS_DATA, payload: "{\\"records\\":[]}", maxAttempts: 0 }) { id } }',
+      errorType: 'ValidationError',
+      message: /maxAttempts/,
+    },
+    {
+      name: 'timeoutSeconds out of range',
+      query:
+        'mutation { submitTask(input: { type: PROCESS_DATA, payload: "{\\"records\\":[]}", timeoutSeconds: 100000 }) { id } }',
+      errorType: 'ValidationError',
+      message: /timeoutSeconds/,
+    },
+    {
+      name: 'more than 25 tasks in submitTasks',
+      query: 'mutation ($i: [SubmitTaskInput!]!) { submitTasks(inputs: $i) { id } }',
+      variables: {
+        i: Array.from({ length: 26 }, () => ({ type: 'PROCESS_DATA', payload: '{"records":[]}' })),
+      },
+      errorType: 'ValidationError',
+      message: /at most 25/,
+    },
+    {
+      name: 'cancel of an unknown id',
+      query: 'mutation { cancelTask(id: "00000000-0000-4000-8000-000000000000") { id } }',
+      errorType: 'NotFoundError',
+      message: /No task with id/,
+    },
+    {
+      name: 'retry of an unknown id',
+      query: 'mutation { retryTask(id: "00000000-0000-4000-8000-000000000000") { id } }',
+      errorType: 'NotFoundError',
+      message: /No task with id/,
+    },
+    {
+      name: 'a malformed task id',
+      query: '{ task(id: "../etc/passwd") { id } }',
+      errorType: 'ValidationError',
+      message: /not a task id/,
+    },
+    {
+      name: 'malformed GraphQL',
+      query: 'mutation { submitTask(input: {',
+      errorType: 'InvalidSyntax',
+      message: /Syntax/,
+    },
+    {
+      name: 'an unknown field',
+      query: '{ task(id: "x") { nope } }',
+      errorType: 'ValidationError',
+      message: /nope/,
+    },
+    {
+      name: 'publishTaskUpdate with an API key',
+      query:
+        'mutation { publishTaskUpdate(input: { id: "x", type: PROCESS_DATA, status: QUEUED, attempts: 0, maxAttempts: 1, timeoutSeconds: 1, version: 1, createdAt: "2026-01-01T00:00:00Z", updatedAt: "2026-01-01T00:00:00Z", runAt: "2026-01-01T00:00:00Z", cancelRequested: false }) { id } }',
+      errorType: 'Unauthorized',
+      message: /Not Authorized to access publishTaskUpdate on type Mutation/,
+    },
+    {
+      name: 'a missing API key',
+      query: '{ queueStats { total } }',
+      apiKey: null,
+      status: 401,
+      errorType: 'UnauthorizedException',
+      message: /x-api-key/,
+    },
+    {
+      name: 'a wrong API key',
+      query: '{ queueStats { total } }',
+      apiKey: 'wrong-key-0123456789',
+      status: 401,
+      errorType: 'UnauthorizedException',
+      message: /not authorized/,
+    },
   ];
 
   it.each(cases)('$name', async (c) => {
     const before = await total();
-    const { status, body } = await rt.gql(c.query, c.variables, { apiKey: c.apiKey === undefined ? TEST_API_KEY : c.apiKey });
+    const { status, body } = await rt.gql(c.query, c.variables, {
+      apiKey: c.apiKey === undefined ? TEST_API_KEY : c.apiKey,
+    });
     if (c.status) expect(status).toBe(c.status);
     expect(body.errors?.[0]).toMatchObject({ errorType: c.errorType });
     expect(String(body.errors?.[0]?.message)).toMatch(c.message);

@@ -182,7 +182,12 @@ export async function openEngine(options: EngineOptions = {}) {
     },
 
     /** Waits until the stored task has `status` (and `extra` holds) and returns it. */
-    waitForTask(id: string, status: TaskStatus, extra: (task: Task) => boolean = () => true, timeoutMs = 15_000) {
+    waitForTask(
+      id: string,
+      status: TaskStatus,
+      extra: (task: Task) => boolean = () => true,
+      timeoutMs = 15_000,
+    ) {
       return waitFor(
         async () => {
           const task = await store.get(id);
@@ -221,7 +226,9 @@ export async function openEngine(options: EngineOptions = {}) {
         const left = pollerStarted ? await poller.stop(graceMs) : 0;
         if (left > 0) {
           clearInterval(pokeTimer);
-          throw new Error(`${left} deliveries were still running ${graceMs} ms after stop; database left open`);
+          throw new Error(
+            `${left} deliveries were still running ${graceMs} ms after stop; database left open`,
+          );
         }
         clearInterval(pokeTimer);
         await pump?.stop();

@@ -27,9 +27,20 @@ export function tempDataDir(): string {
 }
 
 /** Starts `node src/local/main.ts` as a real child process on a free port and waits for its banner. */
-export async function startRuntime(dataDir: string, env: Record<string, string> = {}): Promise<RuntimeProcess> {
+export async function startRuntime(
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<RuntimeProcess> {
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, API_KEY: TEST_API_KEY, LOG_LEVEL: 'warn', ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      API_KEY: TEST_API_KEY,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -60,7 +71,11 @@ export async function startRuntime(dataDir: string, env: Record<string, string> 
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       const key = options.apiKey === undefined ? TEST_API_KEY : options.apiKey;
       if (key !== null) headers['x-api-key'] = key;
-      const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) });
+      const response = await fetch(url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ query, variables }),
+      });
       return { status: response.status, body: (await response.json()) as never };
     },
     ws(apiKey = TEST_API_KEY) {

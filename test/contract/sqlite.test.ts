@@ -1,0 +1,343 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { SqliteChangeFeed } from '../../src/adapters/sqlite/sqlite-change-feed.ts';
+import { SqliteDatabase, StorageError } from '../../src/adapters/sqlite/sqlite-database.ts';
+import { SqliteTaskQueue } from '../../src/adapters/sqlite/sqlite-task-queue.ts';
+import { SqliteTaskStore } from '../../src/adapters/sqlite/sqlite-task-store.ts';
+import { taskFromItem } from '../../src/adapters/dynamodb/task-item.ts';
+import type { Task } from '../../src/domain/task.ts';
+import { T0, iso, makeTask, manualClock } from '../helpers/contract-fixtures.ts';
+import { tempSqlite } from '../helpers/contract-sqlite.ts';
+import { describeTaskStoreContract } from './task-store-contract.ts';
+import { describeTaskQueueContract } from './task-queue-contract.ts';
+
+describeTaskStoreContract('SQLite', async () => {
+  const sqlite = tempSqlite();
+  return {
+    store: new SqliteTaskStore(sqlite.db),
+    teardown: async () => sqlite.cleanup(),
+  };
+});
+
+describeTaskQueueContract('SQLite', async () => {
+  const sqlite = tempSqlite();
+  const clock = manualClock();
+  const queue = new SqliteTaskQueue(sqlite.db, clock, { maxReceiveCount: 100 });
+  return {
+    queue,
+    clock,
+    deadLetters: async () => queue.deadLetters(100).map(({ body, reason }) => ({ body, reason })),
+    teardown: async () => sqlite.cleanup(),
+  };
+});
+
+const plain = (task: Task) => ({ task, idempotencyKeyExpiresAt: null });
+
+describe('SqliteChangeFeed', () => {
+  let sqlite: ReturnType<typeof tempSqlite>;
+  let store: SqliteTaskStore;
+  let feed: SqliteChangeFeed;
+
+  beforeEach(() => {
+    sqlite = tempSqlite();
+    store = new SqliteTaskStore(sqlite.db);
+    feed = new SqliteChangeFeed(sqlite.db);
+  });
+
+  afterEach(() => {
+    sqlite.cleanup();
+  });
+
+  function imagesOf(records: ReturnType<SqliteChangeFeed['read']>): Array<Task | null> {
+    return records.map((r) =>
+      taskFromItem(unmarshall(r.dynamodb!.NewImage as Record<string, AttributeValue>)),
+    );
+  }
+
+  it('appends every store write, in commit order, as a stream record whose NewImage is the new task', async () => {
+    const a = makeTask({ error: { code: 'E', message: 'm', retryable: true, attempt: 1 } });
+    const b = makeTask({ createdAt: iso(T0 + 1), expiresAt: iso(T0 + 86_400_000) });
+    const [createdA] = await store.create([plain(a)]);
+    const a2 = await store.update(a.id, { status: 'RUNNING', attempts: 1 }, { version: 1 }, iso(T0 + 10));
+    const [createdB] = await store.create([plain(b)]);
+    const a3 = await store.update(a.id, { status: 'SUCCEEDED', result: '{"ok":true}' }, {}, iso(T0 + 20));
+
+    const records = feed.read(100);
+
+    expect(records.map((r) => r.eventName)).toEqual(['INSERT', 'MODIFY', 'INSERT', 'MODIFY']);
+    expect(records.map((r) => r.dynamodb?.Keys?.['id']?.S)).toEqual([a.id, a.id, b.id, a.id]);
+    expect(imagesOf(records)).toEqual([createdA!.task, a2, createdB!.task, a3]);
+    const seqs = records.map((r) => Number(r.dynamodb?.SequenceNumber));
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    expect(new Set(seqs).size).toBe(4);
+  });
+
+  it('appends nothing for a failed conditional update or an idempotent repeat', async () => {
+    const task = makeTask({ idempotencyKey: 'k' });
+    await store.create([{ task, idempotencyKeyExpiresAt: iso(T0 + 60_000) }]);
+
+    await expect(store.update(task.id, { status: 'RUNNING' }, { version: 9 }, iso(T0))).rejects.toMatchObject(
+      {
+        name: 'ConditionFailedError',
+      },
+    );
+    await store.create([
+      {
+        task: makeTask({ idempotencyKey: 'k', createdAt: iso(T0 + 1) }),
+        idempotencyKeyExpiresAt: iso(T0 + 60_000),
+      },
+    ]);
+
+    expect(feed.pending()).toBe(1);
+    expect(imagesOf(feed.read(10))).toEqual([task]);
+  });
+
+  it('appends in the order the writes were issued when they share one group commit', async () => {
+    const tasks = Array.from({ length: 20 }, (_, i) => makeTask({ createdAt: iso(T0 + i) }));
+    await store.create(tasks.map(plain));
+
+    await Promise.all(tasks.map((t, i) => store.update(t.id, { progress: i / 20 }, {}, iso(T0 + 100))));
+
+    const modified = feed.read(100).filter((r) => r.eventName === 'MODIFY');
+    expect(imagesOf(modified).map((t) => t?.id)).toEqual(tasks.map((t) => t.id));
+  });
+
+  it('forgets the changes up to and including an acknowledged seq and keeps the rest', async () => {
+    const tasks = [makeTask(), makeTask(), makeTask(), makeTask()];
+    for (const task of tasks) await store.create([plain(task)]);
+    const before = feed.read(10);
+
+    await feed.acknowledge(Number(before[1]!.dynamodb!.SequenceNumber));
+
+    const after = feed.read(10);
+    expect(feed.pending()).toBe(2);
+    expect(after.map((r) => r.eventID)).toEqual([before[2]!.eventID, before[3]!.eventID]);
+  });
+
+  it('reads at most max records, oldest first', async () => {
+    const tasks = [makeTask(), makeTask(), makeTask()];
+    for (const task of tasks) await store.create([plain(task)]);
+
+    const records = feed.read(2);
+
+    expect(imagesOf(records).map((t) => t?.id)).toEqual([tasks[0]!.id, tasks[1]!.id]);
+  });
+});
+
+describe('SqliteTaskQueue', () => {
+  let sqlite: ReturnType<typeof tempSqlite>;
+
+  beforeEach(() => {
+    sqlite = tempSqlite();
+  });
+
+  afterEach(() => {
+    sqlite.cleanup();
+  });
+
+  it('moves a message received more than maxReceiveCount times to the dead-letter queue', async () => {
+    const clock = manualClock();
+    const queue = new SqliteTaskQueue(sqlite.db, clock, { maxReceiveCount: 2 });
+    await queue.send([{ body: 'poison' }]);
+
+    const first = await queue.receive(1, 10);
+    clock.advance(11_000);
+    const second = await queue.receive(1, 10);
+    clock.advance(11_000);
+    const third = await queue.receive(1, 10);
+    clock.advance(11_000);
+    const fourth = await queue.receive(1, 10);
+
+    expect(first.map((m) => m.receiveCount)).toEqual([1]);
+    expect(second.map((m) => m.receiveCount)).toEqual([2]);
+    expect(third).toEqual([]);
+    expect(fourth).toEqual([]);
+    const dead = queue.deadLetters(10);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]!.body).toBe('poison');
+    expect(dead[0]!.reason).toMatch(/received 2 times/);
+    expect(queue.depth()).toEqual({ visible: 0, inFlightOrDelayed: 0, dead: 1 });
+  });
+
+  it('still delivers the other messages of a receive in which one is dead-lettered', async () => {
+    const clock = manualClock();
+    const queue = new SqliteTaskQueue(sqlite.db, clock, { maxReceiveCount: 1 });
+    await queue.send([{ body: 'old' }]);
+    await queue.receive(1, 10);
+    clock.advance(11_000);
+    await queue.send([{ body: 'new' }]);
+
+    const received = await queue.receive(10, 10);
+
+    expect(received.map((m) => m.body)).toEqual(['new']);
+    expect(queue.deadLetters(10).map((d) => d.body)).toEqual(['old']);
+  });
+
+  it('makes in-flight messages visible at once on releaseInFlight, and leaves delayed ones hidden', async () => {
+    const clock = manualClock();
+    const queue = new SqliteTaskQueue(sqlite.db, clock, { maxReceiveCount: 10 });
+    await queue.send([{ body: 'a' }, { body: 'b' }]);
+    await queue.receive(10, 300);
+    await queue.send([{ body: 'later', delaySeconds: 60 }]);
+
+    const released = await queue.releaseInFlight();
+    const received = await queue.receive(10, 300);
+
+    expect(released).toBe(2);
+    expect(received.map((m) => [m.body, m.receiveCount]).sort()).toEqual([
+      ['a', 2],
+      ['b', 2],
+    ]);
+  });
+});
+
+describe('SqliteTaskStore.sweepExpired', () => {
+  let sqlite: ReturnType<typeof tempSqlite>;
+  let store: SqliteTaskStore;
+
+  beforeEach(() => {
+    sqlite = tempSqlite();
+    store = new SqliteTaskStore(sqlite.db);
+  });
+
+  afterEach(() => {
+    sqlite.cleanup();
+  });
+
+  it('deletes the tasks whose expiresAt has passed and no others', async () => {
+    const expired = makeTask({ status: 'SUCCEEDED', expiresAt: iso(T0 + 1000) });
+    const atNow = makeTask({ status: 'FAILED', expiresAt: iso(T0 + 5000) });
+    const later = makeTask({ status: 'SUCCEEDED', expiresAt: iso(T0 + 60_000) });
+    const never = makeTask({ status: 'QUEUED', expiresAt: null });
+    await store.create([expired, atNow, later, never].map(plain));
+
+    const removed = await store.sweepExpired(T0 + 5000, 100);
+
+    expect(removed).toBe(2);
+    expect(await store.get(expired.id)).toBeNull();
+    expect(await store.get(atNow.id)).toBeNull();
+    expect(await store.get(later.id)).toEqual(later);
+    expect(await store.get(never.id)).toEqual(never);
+    expect((await store.counts(iso(T0))).counts).toMatchObject({ SUCCEEDED: 1, FAILED: 0, QUEUED: 1 });
+  });
+
+  it('removes at most max tasks per sweep', async () => {
+    const tasks = Array.from({ length: 5 }, () => makeTask({ status: 'SUCCEEDED', expiresAt: iso(T0) }));
+    await store.create(tasks.map(plain));
+
+    const first = await store.sweepExpired(T0 + 1, 3);
+    const second = await store.sweepExpired(T0 + 1, 3);
+
+    expect([first, second]).toEqual([3, 2]);
+  });
+
+  it('sweeps a task whose expiresAt was set by an update', async () => {
+    const task = makeTask();
+    await store.create([plain(task)]);
+    await store.update(task.id, { status: 'SUCCEEDED', expiresAt: iso(T0 + 10) }, {}, iso(T0 + 1));
+
+    const removed = await store.sweepExpired(T0 + 10, 100);
+
+    expect(removed).toBe(1);
+    expect(await store.get(task.id)).toBeNull();
+  });
+});
+
+describe('SqliteDatabase', () => {
+  const dirs: string[] = [];
+
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function tempPath(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'tq-'));
+    dirs.push(dir);
+    return join(dir, 'tasks.db');
+  }
+
+  it('resolves and persists 200 concurrent updates of different tasks (group commit)', async () => {
+    const path = tempPath();
+    const db = new SqliteDatabase(path);
+    const store = new SqliteTaskStore(db);
+    const tasks = Array.from({ length: 200 }, (_, i) => makeTask({ createdAt: iso(T0 + i) }));
+    for (let i = 0; i < tasks.length; i += 25) await store.create(tasks.slice(i, i + 25).map(plain));
+
+    const updated = await Promise.all(
+      tasks.map((t, i) =>
+        store.update(t.id, { status: 'RUNNING', progress: i / 200 }, { version: 1 }, iso(T0 + 1000)),
+      ),
+    );
+    db.close();
+    const reopened = new SqliteDatabase(path);
+    const readBack = new SqliteTaskStore(reopened);
+    const stored = await Promise.all(tasks.map((t) => readBack.get(t.id)));
+    reopened.close();
+
+    expect(updated.map((t) => t.version)).toEqual(tasks.map(() => 2));
+    expect(stored).toEqual(updated);
+  });
+
+  it('keeps the other writes of a group when one write in it fails, and undoes the failed one entirely', async () => {
+    const path = tempPath();
+    const db = new SqliteDatabase(path);
+    const store = new SqliteTaskStore(db);
+    const [a, b, c] = [makeTask(), makeTask(), makeTask()];
+    await store.create([a!, b!, c!].map(plain));
+
+    const outcomes = await Promise.allSettled([
+      store.update(a!.id, { status: 'RUNNING' }, { version: 1 }, iso(T0 + 1)),
+      db.write(() => {
+        db.statement('UPDATE tasks SET version = 999 WHERE id = ?').run(b!.id);
+        throw new Error('boom');
+      }),
+      store.update(b!.id, { status: 'RUNNING' }, { version: 5 }, iso(T0 + 1)),
+      store.update(c!.id, { status: 'RUNNING' }, { version: 1 }, iso(T0 + 1)),
+    ]);
+    db.close();
+    const reopened = new SqliteDatabase(path);
+    const readBack = new SqliteTaskStore(reopened);
+    const stored = await Promise.all([a!, b!, c!].map((t) => readBack.get(t.id)));
+    const versions = reopened.db.prepare('SELECT id, version FROM tasks').all() as Array<{
+      id: string;
+      version: number;
+    }>;
+    reopened.close();
+
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ message: 'boom' });
+    expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ name: 'ConditionFailedError' });
+    expect(stored.map((t) => t?.status)).toEqual(['RUNNING', 'QUEUED', 'RUNNING']);
+    expect(versions.find((r) => r.id === b!.id)?.version).toBe(1);
+  });
+
+  it('throws StorageError naming the path when the file is not a database', () => {
+    const path = tempPath();
+    writeFileSync(path, randomBytes(8192));
+
+    let caught: unknown;
+    try {
+      new SqliteDatabase(path);
+    } catch (error) {
+      caught = error;
+    }
+
+    expect(caught).toBeInstanceOf(StorageError);
+    expect((caught as Error).name).toBe('StorageError');
+    expect((caught as Error).message).toContain(path);
+  });
+
+  it('rejects writes after close with StorageError', async () => {
+    const db = new SqliteDatabase(tempPath());
+    db.close();
+
+    const attempt = db.write(() => 1);
+
+    await expect(attempt).rejects.toMatchObject({ name: 'StorageError' });
+  });
+});

@@ -1,0 +1,114 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openEngine, type Engine } from '../helpers/engine-harness.ts';
+
+let engine: Engine;
+
+beforeEach(async () => {
+  engine = await openEngine();
+});
+
+afterEach(async () => {
+  await engine.close();
+});
+
+describe('cancelTask', () => {
+  it('cancels a QUEUED task at once, and its later delivery leaves it CANCELLED without running it', async () => {
+    // prepare
+    const { id } = await engine.submit({ type: 'NOOP', payload: {}, delaySeconds: 1 });
+
+    // act
+    const cancelled = await engine.cancelTask(id);
+
+    // assess
+    expect(cancelled.status).toBe('CANCELLED');
+    expect(cancelled.finishedAt).not.toBeNull();
+    expect(cancelled.expiresAt).not.toBeNull();
+    await engine.waitForEmptyQueue();
+    const after = await engine.task(id);
+    expect(after).toEqual(cancelled);
+    expect(engine.probe.invocationsOf(id)).toBe(0);
+    await engine.waitForUpdate(id, 'CANCELLED');
+    expect(engine.updatesFor(id).map((u) => u.status)).toEqual(['QUEUED', 'CANCELLED']);
+  });
+
+  it('asks a RUNNING task to stop: its signal fires and it ends CANCELLED', async () => {
+    // prepare
+    const { id } = await engine.submit({ type: 'SLOW', payload: { ms: 20_000 }, timeoutSeconds: 60 });
+    await engine.waitForTask(id, 'RUNNING');
+
+    // act
+    const requested = await engine.cancelTask(id);
+
+    // assess
+    expect(requested).toMatchObject({ status: 'RUNNING', cancelRequested: true });
+    const cancelled = await engine.waitForTask(id, 'CANCELLED');
+    expect(engine.probe.abortReasons.get(id)).toMatchObject({ why: 'cancel' });
+    expect(cancelled).toMatchObject({ attempts: 1, error: null, leaseExpiresAt: null });
+    expect(cancelled.result).toBeNull();
+    expect(cancelled.expiresAt).not.toBeNull();
+    await engine.waitForEmptyQueue();
+    expect(engine.queue.deadLetters(10)).toHaveLength(0);
+  });
+
+  it('of a SUCCEEDED task is an InvalidTransitionError and changes nothing', async () => {
+    // prepare
+    const { id } = await engine.submit({ type: 'NOOP', payload: {} });
+    const done = await engine.waitForTask(id, 'SUCCEEDED');
+
+    // act
+    const attempt = engine.cancelTask(id);
+
+    // assess
+    await expect(attempt).rejects.toMatchObject({ name: 'InvalidTransitionError' });
+    expect(await engine.task(id)).toEqual(done);
+  });
+
+  it('of an unknown id is a NotFoundError', async () => {
+    // act
+    const attempt = engine.cancelTask('no-such-task');
+
+    // assess
+    await expect(attempt).rejects.toMatchObject({ name: 'NotFoundError' });
+  });
+});
+
+describe('retryTask', () => {
+  it('of a SUCCEEDED task is an InvalidTransitionError', async () => {
+    // prepare
+    const { id } = await engine.submit({ type: 'NOOP', payload: {} });
+    const done = await engine.waitForTask(id, 'SUCCEEDED');
+
+    // act
+    const attempt = engine.retryTask(id);
+
+    // assess
+    await expect(attempt).rejects.toMatchObject({ name: 'InvalidTransitionError' });
+    expect(await engine.task(id)).toEqual(done);
+  });
+
+  it('of a QUEUED task is an InvalidTransitionError', async () => {
+    // prepare
+    const queued = await engine.submit({ type: 'NOOP', payload: {}, delaySeconds: 60 });
+
+    // act
+    const attempt = engine.retryTask(queued.id);
+
+    // assess
+    await expect(attempt).rejects.toMatchObject({ name: 'InvalidTransitionError' });
+    expect(await engine.task(queued.id)).toEqual(queued);
+  });
+
+  it('of a CANCELLED task queues it again and it runs', async () => {
+    // prepare
+    const { id } = await engine.submit({ type: 'NOOP', payload: {}, delaySeconds: 60 });
+    await engine.cancelTask(id);
+
+    // act
+    const requeued = await engine.retryTask(id);
+
+    // assess
+    expect(requeued).toMatchObject({ status: 'QUEUED', attempts: 0, finishedAt: null, expiresAt: null });
+    const done = await engine.waitForTask(id, 'SUCCEEDED');
+    expect(done.attempts).toBe(1);
+  });
+});

@@ -1,0 +1,222 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteTaskQueue } from '../../src/adapters/sqlite/sqlite-task-queue.ts';
+import { SqliteTaskStore } from '../../src/adapters/sqlite/sqlite-task-store.ts';
+import { decodeTaskMessage } from '../../src/domain/task.ts';
+import { TaskTypeRegistry } from '../../src/domain/task-type-registry.ts';
+import type { OutgoingMessage } from '../../src/ports/task-queue.ts';
+import { BUILT_IN_TASK_TYPES } from '../../src/task-types/built-in.ts';
+import { makeSubmitTasks, type SubmitTaskRequest } from '../../src/use-cases/submit-tasks.ts';
+import { T0, iso, manualClock, recordingLogger, type ManualClock } from '../helpers/contract-fixtures.ts';
+import { tempSqlite } from '../helpers/contract-sqlite.ts';
+
+const email = { to: 'a@example.com', subject: 'Hi', text: 'Hello' };
+const ok: SubmitTaskRequest = { type: 'SEND_EMAIL', payload: email };
+const at = (i: number) => `inputs[${i}]`;
+
+describe('makeSubmitTasks with the SQLite store and queue', () => {
+  let sqlite: ReturnType<typeof tempSqlite>;
+  let store: SqliteTaskStore;
+  let queue: SqliteTaskQueue;
+  let clock: ManualClock;
+  const registry = new TaskTypeRegistry(BUILT_IN_TASK_TYPES);
+
+  beforeEach(() => {
+    sqlite = tempSqlite();
+    clock = manualClock();
+    store = new SqliteTaskStore(sqlite.db);
+    queue = new SqliteTaskQueue(sqlite.db, clock, { maxReceiveCount: 10 });
+  });
+
+  afterEach(() => {
+    sqlite.cleanup();
+  });
+
+  function submitter(overrides: { send?: (messages: readonly OutgoingMessage[]) => Promise<void> } = {}) {
+    const logger = recordingLogger();
+    const submit = makeSubmitTasks({
+      store,
+      queue: overrides.send ? { send: overrides.send } : queue,
+      registry,
+      clock,
+      logger,
+    });
+    return { submit, logger };
+  }
+
+  async function storedTasks() {
+    return (await store.list({}, 100, null)).items;
+  }
+
+  it('stores a valid task as QUEUED and sends one message naming it', async () => {
+    const { submit } = submitter();
+
+    const [task] = await submit([ok], 'inputs', at);
+
+    expect(task).toMatchObject({
+      type: 'SEND_EMAIL',
+      status: 'QUEUED',
+      payload: JSON.stringify(email),
+      attempts: 0,
+      maxAttempts: 5,
+      timeoutSeconds: 60,
+      version: 1,
+      createdAt: iso(T0),
+      runAt: iso(T0),
+      idempotencyKey: null,
+    });
+    expect(await storedTasks()).toEqual([task]);
+    const messages = await queue.receive(10, 30);
+    expect(messages.map((m) => decodeTaskMessage(m.body))).toEqual([{ taskId: task!.id }]);
+  });
+
+  it('takes maxAttempts and timeoutSeconds from the request over the type defaults', async () => {
+    const { submit } = submitter();
+
+    const [task] = await submit([{ ...ok, maxAttempts: 25, timeoutSeconds: 900 }], 'inputs', at);
+
+    expect(task).toMatchObject({ maxAttempts: 25, timeoutSeconds: 900 });
+  });
+
+  it('delays both runAt and the message by delaySeconds', async () => {
+    const { submit } = submitter();
+
+    const [task] = await submit([{ ...ok, delaySeconds: 60 }], 'inputs', at);
+    const early = await queue.receive(10, 30);
+    clock.advance(60_000);
+    const due = await queue.receive(10, 30);
+
+    expect(task!.runAt).toBe(iso(T0 + 60_000));
+    expect(early).toEqual([]);
+    expect(due).toHaveLength(1);
+  });
+
+  const tooBig = { ...email, text: 'x'.repeat(256 * 1024) };
+  const cases: Array<[string, SubmitTaskRequest[], string, string]> = [
+    ['an unknown type', [{ type: 'NOPE', payload: {} }], 'ValidationError', 'inputs[0].type'],
+    ['a null payload', [{ type: 'SEND_EMAIL', payload: null }], 'ValidationError', 'inputs[0].payload'],
+    [
+      'a payload over 256 KiB',
+      [{ type: 'SEND_EMAIL', payload: tooBig }],
+      'PayloadTooLargeError',
+      'inputs[0].payload',
+    ],
+    [
+      'a payload the type rejects',
+      [{ type: 'SEND_EMAIL', payload: { to: 'x' } }],
+      'ValidationError',
+      'inputs[0].payload.to',
+    ],
+    ['delaySeconds -1', [{ ...ok, delaySeconds: -1 }], 'ValidationError', 'inputs[0].delaySeconds'],
+    ['delaySeconds 901', [{ ...ok, delaySeconds: 901 }], 'ValidationError', 'inputs[0].delaySeconds'],
+    ['delaySeconds 1.5', [{ ...ok, delaySeconds: 1.5 }], 'ValidationError', 'inputs[0].delaySeconds'],
+    ['maxAttempts 0', [{ ...ok, maxAttempts: 0 }], 'ValidationError', 'inputs[0].maxAttempts'],
+    ['maxAttempts 26', [{ ...ok, maxAttempts: 26 }], 'ValidationError', 'inputs[0].maxAttempts'],
+    ['timeoutSeconds 0', [{ ...ok, timeoutSeconds: 0 }], 'ValidationError', 'inputs[0].timeoutSeconds'],
+    ['timeoutSeconds 901', [{ ...ok, timeoutSeconds: 901 }], 'ValidationError', 'inputs[0].timeoutSeconds'],
+    [
+      'an empty idempotency key',
+      [{ ...ok, idempotencyKey: '' }],
+      'ValidationError',
+      'inputs[0].idempotencyKey',
+    ],
+    ['more than 25 items', Array.from({ length: 26 }, () => ok), 'ValidationError', 'inputs:'],
+    [
+      'a repeated idempotency key in one call',
+      [
+        { ...ok, idempotencyKey: 'same' },
+        { ...ok, idempotencyKey: 'same' },
+      ],
+      'ValidationError',
+      'inputs[1].idempotencyKey',
+    ],
+    ['an empty list', [], 'ValidationError', 'inputs:'],
+    [
+      'a bad item after a good one',
+      [ok, { ...ok, maxAttempts: 0 }],
+      'ValidationError',
+      'inputs[1].maxAttempts',
+    ],
+  ];
+
+  it.each(cases)(
+    'rejects %s with the path in the message and stores and sends nothing',
+    async (_label, requests, errorName, path) => {
+      const { submit } = submitter();
+
+      const attempt = submit(requests, 'inputs', at);
+
+      await expect(attempt).rejects.toMatchObject({ name: errorName });
+      await expect(attempt).rejects.toThrow(path);
+      expect(await storedTasks()).toEqual([]);
+      expect(queue.depth()).toEqual({ visible: 0, inFlightOrDelayed: 0, dead: 0 });
+    },
+  );
+
+  it('lists every problem of every item in one ValidationError', async () => {
+    const { submit } = submitter();
+
+    const attempt = submit(
+      [
+        { ...ok, delaySeconds: -1, maxAttempts: 0 },
+        { type: 'NOPE', payload: {} },
+      ],
+      'inputs',
+      at,
+    );
+
+    await expect(attempt).rejects.toMatchObject({
+      name: 'ValidationError',
+      issues: [
+        { path: 'inputs[0].delaySeconds' },
+        { path: 'inputs[0].maxAttempts' },
+        { path: 'inputs[1].type' },
+      ],
+    });
+  });
+
+  it('removes the task it created again when the send fails, and passes the error on', async () => {
+    const { submit, logger } = submitter({ send: () => Promise.reject(new Error('queue is down')) });
+
+    const attempt = submit([ok, { ...ok, idempotencyKey: 'k-fail' }], 'inputs', at);
+
+    await expect(attempt).rejects.toThrow('queue is down');
+    expect(await storedTasks()).toEqual([]);
+    expect(logger.lines.map((l) => l.level)).toContain('error');
+  });
+
+  it('creates the task anew on a resubmit with the key of a submit whose send failed', async () => {
+    const failing = submitter({ send: () => Promise.reject(new Error('queue is down')) });
+    await expect(failing.submit([{ ...ok, idempotencyKey: 'k-again' }], 'inputs', at)).rejects.toThrow();
+    const { submit } = submitter();
+
+    const [task] = await submit([{ ...ok, idempotencyKey: 'k-again' }], 'inputs', at);
+
+    expect(await storedTasks()).toEqual([task]);
+    expect(queue.depth().visible).toBe(1);
+  });
+
+  it('returns the first task and sends no second message on an idempotent resubmit', async () => {
+    const { submit } = submitter();
+    const [first] = await submit([{ ...ok, idempotencyKey: 'k-1' }], 'inputs', at);
+    clock.advance(60_000);
+
+    const [again] = await submit([{ ...ok, idempotencyKey: 'k-1' }], 'inputs', at);
+
+    expect(again).toEqual(first);
+    expect(await storedTasks()).toEqual([first]);
+    expect(queue.depth()).toEqual({ visible: 1, inFlightOrDelayed: 0, dead: 0 });
+  });
+
+  it('sends messages only for the new tasks of a batch that repeats a key', async () => {
+    const { submit } = submitter();
+    const [first] = await submit([{ ...ok, idempotencyKey: 'k-2' }], 'inputs', at);
+    await queue.delete((await queue.receive(10, 30)).map((m) => m.receiptHandle));
+
+    const results = await submit([{ ...ok, idempotencyKey: 'k-2' }, ok], 'inputs', at);
+    const messages = await queue.receive(10, 30);
+
+    expect(results[0]).toEqual(first);
+    expect(results[1]!.id).not.toBe(first!.id);
+    expect(messages.map((m) => decodeTaskMessage(m.body))).toEqual([{ taskId: results[1]!.id }]);
+  });
+});
