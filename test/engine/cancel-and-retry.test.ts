@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openEngine, type Engine } from '../helpers/engine-harness.ts';
+import { openEngine, waitFor, type Engine } from '../helpers/engine-harness.ts';
 
 let engine: Engine;
 
@@ -48,6 +48,30 @@ describe('cancelTask', () => {
     expect(cancelled.expiresAt).not.toBeNull();
     await engine.waitForEmptyQueue();
     expect(engine.queue.deadLetters(10)).toHaveLength(0);
+  });
+
+  it('of a RUNNING task whose attempt then fails ends CANCELLED and does not run it again', async () => {
+    // prepare: the handler waits at a gate, then throws a retryable error on every attempt
+    const { id } = await engine.submit({ type: 'GATED', payload: {}, maxAttempts: 3 });
+    await engine.waitForTask(id, 'RUNNING');
+    await waitFor(() => engine.probe.invocationsOf(id) === 1, { what: 'the handler to start' });
+
+    // act: the cancel is accepted, then the attempt fails before the next cancel check
+    const requested = await engine.cancelTask(id);
+    engine.probe.openGate(id);
+
+    // assess
+    expect(requested).toMatchObject({ status: 'RUNNING', cancelRequested: true });
+    const final = await waitFor(
+      async () => {
+        const task = await engine.task(id);
+        return ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(task.status) ? task : null;
+      },
+      { what: 'the task to finish' },
+    );
+    expect(final.status).toBe('CANCELLED');
+    expect(engine.probe.invocationsOf(id)).toBe(1);
+    await engine.waitForEmptyQueue();
   });
 
   it('of a SUCCEEDED task is an InvalidTransitionError and changes nothing', async () => {

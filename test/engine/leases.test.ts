@@ -127,6 +127,33 @@ describe('a task whose worker process is killed', () => {
     expect(letters).toHaveLength(1);
     expect(letters[0]!.reason).toMatch(/^WORKER_LOST: /);
   });
+
+  it('ends CANCELLED on the next delivery, without running again, when it was cancelled after the kill', async () => {
+    // prepare
+    engine = await openEngine({ startPoller: false });
+    const { id } = await engine.submit({
+      type: 'SLOW',
+      payload: { ms: 60_000, secondRunMs: 50 },
+      timeoutSeconds: 120,
+      maxAttempts: 3,
+    });
+    child = startChild(engine.dbPath);
+    await waitForLine(child, `RUNNING ${id} 1`);
+    await engine.waitForTask(id, 'RUNNING');
+    await killChild(child);
+
+    // act
+    const requested = await engine.cancelTask(id);
+    engine.startPoller();
+
+    // assess
+    expect(requested).toMatchObject({ status: 'RUNNING', cancelRequested: true, attempts: 1 });
+    const cancelled = await engine.waitForTask(id, 'CANCELLED');
+    expect(cancelled.attempts).toBe(1);
+    expect(engine.probe.invocationsOf(id)).toBe(0);
+    await engine.waitForEmptyQueue();
+    expect(engine.queue.deadLetters(10)).toHaveLength(0);
+  });
 });
 
 describe('concurrent deliveries of one task', () => {

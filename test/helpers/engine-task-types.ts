@@ -15,6 +15,7 @@ export class EngineProbe {
   readonly abortReasons = new Map<string, unknown>();
   /** How often SLOW called ctx.progress, per task id. */
   readonly progressReports = new Map<string, number>();
+  readonly #gates = new Map<string, { opened: Promise<void>; open: () => void }>();
   /** Called when any handler starts (the child fixture prints from it). */
   onStart: ((taskId: string, attempt: number) => void) | undefined;
 
@@ -24,6 +25,24 @@ export class EngineProbe {
       once: true,
     });
     this.onStart?.(ctx.taskId, ctx.attempt);
+  }
+
+  /** The gate GATED waits at; the test opens it with openGate. */
+  gate(taskId: string): Promise<void> {
+    let gate = this.#gates.get(taskId);
+    if (!gate) {
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      gate = { opened, open };
+      this.#gates.set(taskId, gate);
+    }
+    return gate.opened;
+  }
+
+  /** Lets every present and future GATED attempt of the task go on (and fail). */
+  openGate(taskId: string): void {
+    void this.gate(taskId);
+    this.#gates.get(taskId)!.open();
   }
 
   invocationsOf(taskId: string): number {
@@ -60,7 +79,7 @@ async function slowly(ms: number, ctx: TaskContext, probe: EngineProbe): Promise
   }
 }
 
-/** NOOP, FLAKY, PERMANENT, SLOW and HANG, all reporting to `probe`. */
+/** NOOP, FLAKY, PERMANENT, SLOW, HANG and GATED, all reporting to `probe`. */
 export function makeEngineTaskTypes(probe: EngineProbe): TaskTypeDefinition[] {
   const noop = defineTaskType({
     name: 'NOOP',
@@ -126,5 +145,17 @@ export function makeEngineTaskTypes(probe: EngineProbe): TaskTypeDefinition[] {
     },
   });
 
-  return [noop, flaky, permanent, slow, hang] as TaskTypeDefinition[];
+  /** Waits until the test opens its gate, then throws a plain (retryable) Error, every attempt. */
+  const gated = defineTaskType({
+    name: 'GATED',
+    payloadSchema: z.object({}),
+    defaults: DEFAULTS,
+    handler: async (_payload, ctx) => {
+      probe.started(ctx);
+      await probe.gate(ctx.taskId);
+      throw new Error(`failed after the gate opened (attempt ${ctx.attempt})`);
+    },
+  });
+
+  return [noop, flaky, permanent, slow, hang, gated] as TaskTypeDefinition[];
 }

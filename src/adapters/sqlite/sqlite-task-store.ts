@@ -108,8 +108,8 @@ export class SqliteTaskStore implements TaskStore {
     });
   }
 
-  get(id: string): Promise<Task | null> {
-    return Promise.resolve(this.#read(id));
+  async get(id: string): Promise<Task | null> {
+    return this.#read(id);
   }
 
   update(id: string, patch: TaskPatch, condition: UpdateCondition, now: string): Promise<Task> {
@@ -145,12 +145,13 @@ export class SqliteTaskStore implements TaskStore {
 
   deleteUnqueued(id: string, version: number): Promise<void> {
     return this.#db.write(() => {
-      this.#db.statement('DELETE FROM tasks WHERE id = ? AND version = ?').run(id, version);
-      this.#db.statement('DELETE FROM idempotency_keys WHERE task_id = ?').run(id);
+      const deleted = this.#db.statement('DELETE FROM tasks WHERE id = ? AND version = ?').run(id, version);
+      // A task that moved on keeps its key, or a resubmit with that key would create a duplicate.
+      if (Number(deleted.changes) > 0) this.#db.statement('DELETE FROM idempotency_keys WHERE task_id = ?').run(id);
     });
   }
 
-  list(filter: TaskFilter, limit: number, nextToken: string | null): Promise<TaskPage> {
+  async list(filter: TaskFilter, limit: number, nextToken: string | null): Promise<TaskPage> {
     const where: string[] = [];
     const params: Array<string | number> = [];
     if (filter.status) {
@@ -172,13 +173,13 @@ export class SqliteTaskStore implements TaskStore {
     const rows = this.#db.statement(sql).all(...params, limit + 1) as unknown as TaskRow[];
     const items = rows.slice(0, limit).map((row) => JSON.parse(row.doc) as Task);
     const last = items.at(-1);
-    return Promise.resolve({
+    return {
       items,
       nextToken: rows.length > limit && last ? encodeToken(Date.parse(last.createdAt), last.id) : null,
-    });
+    };
   }
 
-  counts(now: string): Promise<QueueCounts> {
+  async counts(now: string): Promise<QueueCounts> {
     const counts = Object.fromEntries(ALL_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
     for (const row of this.#db.statement('SELECT status, n FROM status_counts').all() as Array<{
       status: TaskStatus;
@@ -193,10 +194,10 @@ export class SqliteTaskStore implements TaskStore {
           "UNION ALL SELECT min(run_at_ms) FROM tasks WHERE status = 'RETRYING' AND run_at_ms <= ?1)",
       )
       .get(nowMs) as { t: number | null };
-    return Promise.resolve({
+    return {
       counts,
       oldestWaitingRunAt: oldest.t === null ? null : new Date(oldest.t).toISOString(),
-    });
+    };
   }
 
   /** Removes finished tasks past their expiry, like DynamoDB TTL (no change is published). */
