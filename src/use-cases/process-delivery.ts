@@ -13,7 +13,7 @@ import type { Logger, TaskContext } from '../domain/task-type.ts';
 import type { TaskTypeRegistry } from '../domain/task-type-registry.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { MessageControl, ReceivedMessage } from '../ports/task-queue.ts';
-import type { TaskPatch, TaskStore } from '../ports/task-store.ts';
+import type { TaskPatch, TaskStore, UpdateCondition } from '../ports/task-store.ts';
 import { expiryFor } from './retention.ts';
 
 export interface ProcessDeliveryConfig {
@@ -75,19 +75,21 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
     task: Task,
     error: TaskError,
     message: ReceivedMessage,
-    condition: { attempts: number },
+    condition: UpdateCondition,
+    extra: TaskPatch = {},
   ) {
     const nowMs = deps.clock.now();
     const failed = await deps.store.update(
       task.id,
       {
+        ...extra,
         status: TaskStatus.FAILED,
         error,
         finishedAt: isoFromMillis(nowMs),
         leaseExpiresAt: null,
         expiresAt: expiryFor(nowMs, config.retentionSeconds),
       },
-      { statusIn: [task.status], attempts: condition.attempts },
+      condition,
       isoFromMillis(nowMs),
     );
     // The store is the truth; the dead-letter message is the queue-side record of it. A crash
@@ -148,7 +150,7 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
             attempt: task.attempts,
           },
           message,
-          { attempts: task.attempts },
+          { statusIn: [TaskStatus.RUNNING], attempts: task.attempts },
         );
         return ACK;
       }
@@ -284,17 +286,42 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
 
     const nowMs = deps.clock.now();
     const now = isoFromMillis(nowMs);
+    // The last progress a handler reported is kept even when the attempt does not succeed.
+    const lastProgress: TaskPatch = pendingProgress
+      ? { progress: pendingProgress.fraction, progressMessage: pendingProgress.message }
+      : {};
+    const cancel = async () => {
+      await write({
+        ...lastProgress,
+        status: TaskStatus.CANCELLED,
+        finishedAt: now,
+        leaseExpiresAt: null,
+        expiresAt: expiryFor(nowMs, config.retentionSeconds),
+      });
+      log.info('task CANCELLED', { attempt });
+      return ACK;
+    };
+    /**
+     * Ends the attempt with `end`, unless a cancel came in since the last check: every final write
+     * is conditioned on cancelRequested being false, and a cancel, once accepted, always wins.
+     */
+    const finish = async (end: () => Promise<DeliveryOutcome>): Promise<DeliveryOutcome> => {
+      try {
+        return await end();
+      } catch (error) {
+        const current = isErrorNamed(error, ConditionFailedError) ? await deps.store.get(task.id) : null;
+        if (
+          current?.status === TaskStatus.RUNNING &&
+          current.attempts === attempt &&
+          current.cancelRequested
+        ) {
+          return cancel();
+        }
+        throw error;
+      }
+    };
+    const notCancelled: UpdateCondition = { ...mine, cancelRequested: false };
     try {
-      const cancel = async () => {
-        await write({
-          status: TaskStatus.CANCELLED,
-          finishedAt: now,
-          leaseExpiresAt: null,
-          expiresAt: expiryFor(nowMs, config.retentionSeconds),
-        });
-        log.info('task CANCELLED', { attempt });
-        return ACK;
-      };
       if (stopped?.why === 'cancel') return await cancel();
       if (outcome.ok) {
         const result = outcome.value === undefined ? 'null' : JSON.stringify(outcome.value);
@@ -308,8 +335,7 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
             ),
           };
         } else {
-          try {
-            // Conditioned on no cancel having come in since the last check, which saves a read.
+          return await finish(async () => {
             await deps.store.update(
               task.id,
               {
@@ -321,22 +347,12 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
                 leaseExpiresAt: null,
                 expiresAt: expiryFor(nowMs, config.retentionSeconds),
               },
-              { ...mine, cancelRequested: false },
+              notCancelled,
               now,
             );
-          } catch (error) {
-            const current = isErrorNamed(error, ConditionFailedError) ? await deps.store.get(task.id) : null;
-            if (
-              current?.status === TaskStatus.RUNNING &&
-              current.attempts === attempt &&
-              current.cancelRequested
-            ) {
-              return await cancel();
-            }
-            throw error;
-          }
-          log.debug('task SUCCEEDED', { attempt });
-          return ACK;
+            log.debug('task SUCCEEDED', { attempt });
+            return ACK;
+          });
         }
       }
       const error = outcome.error;
@@ -356,18 +372,28 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
               attempt,
             };
       if (!taskError.retryable || attempt >= task.maxAttempts) {
-        await fail({ ...task, status: TaskStatus.RUNNING }, taskError, message, { attempts: attempt });
-        return ACK;
+        return await finish(async () => {
+          await fail({ ...task, status: TaskStatus.RUNNING }, taskError, message, notCancelled, lastProgress);
+          return ACK;
+        });
       }
       const delay = backoffSeconds(attempt, config.backoff, random);
-      await write({
-        status: TaskStatus.RETRYING,
-        error: taskError,
-        runAt: isoFromMillis(nowMs + delay * 1000),
-        leaseExpiresAt: null,
+      return await finish(async () => {
+        await deps.store.update(
+          task.id,
+          {
+            ...lastProgress,
+            status: TaskStatus.RETRYING,
+            error: taskError,
+            runAt: isoFromMillis(nowMs + delay * 1000),
+            leaseExpiresAt: null,
+          },
+          notCancelled,
+          now,
+        );
+        log.info('task RETRYING', { attempt, code: taskError.code, inSeconds: Math.round(delay * 10) / 10 });
+        return later(message, delay);
       });
-      log.info('task RETRYING', { attempt, code: taskError.code, inSeconds: Math.round(delay * 10) / 10 });
-      return later(message, delay);
     } catch (error) {
       if (isErrorNamed(error, ConditionFailedError)) {
         // Someone else owns the task now (our lease ran out). Leave the message for whoever

@@ -75,6 +75,43 @@ describe('a delayed task', () => {
     expect(Date.parse(running.updatedAt)).toBeGreaterThanOrEqual(runAt);
     expect(Date.parse(running.startedAt!)).toBeGreaterThanOrEqual(runAt);
   });
+
+  it('is not started by a message that arrives before its runAt', async () => {
+    // prepare
+    const submitted = await engine.submit({ type: 'NOOP', payload: {}, delaySeconds: 1 });
+    const runAt = Date.parse(submitted.runAt);
+
+    // act: a duplicate message without the delay, delivered at once
+    await engine.queue.send([{ body: encodeTaskMessage({ taskId: submitted.id }) }]);
+    const running = await engine.waitForUpdate(submitted.id, 'RUNNING');
+    await engine.waitForUpdate(submitted.id, 'SUCCEEDED');
+    await engine.waitForEmptyQueue();
+
+    // assess
+    expect(Date.parse(running.startedAt!)).toBeGreaterThanOrEqual(runAt);
+    expect(engine.probe.invocationsOf(submitted.id)).toBe(1);
+  });
+});
+
+describe('a task that runs longer than the visibility timeout', () => {
+  it('keeps its lease by renewing it, and runs once', async () => {
+    // prepare
+    const { id } = await engine.submit({ type: 'SLOW', payload: { ms: 3000 } });
+
+    // act
+    const done = await engine.waitForTask(id, 'SUCCEEDED');
+    await engine.waitForUpdate(id, 'SUCCEEDED');
+
+    // assess
+    expect(done.attempts).toBe(1);
+    expect(engine.probe.invocationsOf(id)).toBe(1);
+    const leases = engine
+      .updatesFor(id)
+      .filter((u) => u.status === 'RUNNING')
+      .map((u) => Date.parse(u.leaseExpiresAt!));
+    expect(Math.max(...leases)).toBeGreaterThan(leases[0]!);
+    await engine.waitForEmptyQueue();
+  });
 });
 
 describe('a duplicate delivery', () => {

@@ -147,7 +147,8 @@ export class SqliteTaskStore implements TaskStore {
     return this.#db.write(() => {
       const deleted = this.#db.statement('DELETE FROM tasks WHERE id = ? AND version = ?').run(id, version);
       // A task that moved on keeps its key, or a resubmit with that key would create a duplicate.
-      if (Number(deleted.changes) > 0) this.#db.statement('DELETE FROM idempotency_keys WHERE task_id = ?').run(id);
+      if (Number(deleted.changes) > 0)
+        this.#db.statement('DELETE FROM idempotency_keys WHERE task_id = ?').run(id);
     });
   }
 
