@@ -7,11 +7,7 @@ import { LIMITS } from '../../src/domain/limits.ts';
 import type { TaskUpdate } from '../../src/domain/task.ts';
 import { makeTask, recordingLogger } from '../helpers/contract-fixtures.ts';
 
-function record(
-  seq: number,
-  eventName: 'INSERT' | 'MODIFY' | 'REMOVE',
-  item: Record<string, unknown>,
-): DynamoDBRecord {
+function record(seq: number, eventName: 'INSERT' | 'MODIFY' | 'REMOVE', item: object): DynamoDBRecord {
   return {
     eventID: String(seq),
     eventName,
