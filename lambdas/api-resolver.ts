@@ -1,0 +1,42 @@
+// The resolver Lambda behind submitTask, submitTasks, cancelTask, retryTask, tasks and queueStats.
+// Wires the AWS adapters into the same handler factory the local runtime calls in-process.
+import { Logger } from '@aws-lambda-powertools/logger';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { powertoolsLogger } from '../src/adapters/aws/powertools-logger.ts';
+import { DynamoDbTaskStore } from '../src/adapters/dynamodb/dynamodb-task-store.ts';
+import { SqsTaskQueue } from '../src/adapters/sqs/sqs-task-queue.ts';
+import { loadAwsConfig } from '../src/config/aws-config.ts';
+import { TaskTypeRegistry } from '../src/domain/task-type-registry.ts';
+import { makeApiResolverHandler } from '../src/handlers/api-resolver.ts';
+import { systemClock } from '../src/ports/clock.ts';
+import { BUILT_IN_TASK_TYPES } from '../src/task-types/built-in.ts';
+import { makeCancelTask } from '../src/use-cases/cancel-task.ts';
+import { makeGetTask, makeListTasks, makeQueueStats } from '../src/use-cases/query-tasks.ts';
+import { makeRetryTask } from '../src/use-cases/retry-task.ts';
+import { makeSubmitTasks } from '../src/use-cases/submit-tasks.ts';
+
+const config = loadAwsConfig(process.env, [
+  'TABLE_NAME',
+  'QUEUE_URL',
+  'DEAD_LETTER_QUEUE_URL',
+  'RETENTION_DAYS',
+]);
+const logger = powertoolsLogger(new Logger({ serviceName: 'task-queue-api' }));
+const store = new DynamoDbTaskStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), config.TABLE_NAME);
+const queue = new SqsTaskQueue(new SQSClient({}), {
+  queueUrl: config.QUEUE_URL,
+  deadLetterQueueUrl: config.DEAD_LETTER_QUEUE_URL,
+});
+const registry = new TaskTypeRegistry(BUILT_IN_TASK_TYPES);
+
+export const handler = makeApiResolverHandler({
+  submitTasks: makeSubmitTasks({ store, queue, registry, clock: systemClock, logger }),
+  cancelTask: makeCancelTask({ store, clock: systemClock, retentionSeconds: config.RETENTION_DAYS * 86_400 }),
+  retryTask: makeRetryTask({ store, queue, clock: systemClock }),
+  getTask: makeGetTask({ store, clock: systemClock }),
+  listTasks: makeListTasks({ store }),
+  queueStats: makeQueueStats({ store, clock: systemClock }),
+  logger,
+});
