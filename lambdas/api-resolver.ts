@@ -1,6 +1,7 @@
 // The resolver Lambda behind submitTask, submitTasks, cancelTask, retryTask, tasks and queueStats.
 // Wires the AWS adapters into the same handler factory the local runtime calls in-process.
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -23,9 +24,13 @@ const config = loadAwsConfig(process.env, [
   'DEAD_LETTER_QUEUE_URL',
   'RETENTION_DAYS',
 ]);
+const tracer = new Tracer();
 const logger = powertoolsLogger(new Logger({ serviceName: 'task-queue-api' }));
-const store = new DynamoDbTaskStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), config.TABLE_NAME);
-const queue = new SqsTaskQueue(new SQSClient({}), {
+const store = new DynamoDbTaskStore(
+  DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({}))),
+  config.TABLE_NAME,
+);
+const queue = new SqsTaskQueue(tracer.captureAWSv3Client(new SQSClient({})), {
   queueUrl: config.QUEUE_URL,
   deadLetterQueueUrl: config.DEAD_LETTER_QUEUE_URL,
 });

@@ -1,6 +1,7 @@
 // The SQS processor Lambda (event source mapping with ReportBatchItemFailures). Wires the AWS
 // adapters into the same handler factory the local runtime's processor threads call.
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -25,12 +26,16 @@ const config = loadAwsConfig(process.env, [
   'PROGRESS_THROTTLE_MS',
   'CANCEL_CHECK_MS',
 ]);
+const tracer = new Tracer();
 const logger = powertoolsLogger(new Logger({ serviceName: 'task-queue-processor' }));
 
 export const handler = makeProcessTasksHandler({
   processDelivery: makeProcessDelivery({
-    store: new DynamoDbTaskStore(DynamoDBDocumentClient.from(new DynamoDBClient({})), config.TABLE_NAME),
-    messages: new SqsTaskQueue(new SQSClient({}), {
+    store: new DynamoDbTaskStore(
+      DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({}))),
+      config.TABLE_NAME,
+    ),
+    messages: new SqsTaskQueue(tracer.captureAWSv3Client(new SQSClient({})), {
       queueUrl: config.QUEUE_URL,
       deadLetterQueueUrl: config.DEAD_LETTER_QUEUE_URL,
     }),

@@ -30,7 +30,7 @@ describeTaskQueueContract('SQLite', async () => {
   const queue = new SqliteTaskQueue(sqlite.db, clock, { maxReceiveCount: 100 });
   return {
     queue,
-    clock,
+    clock: { advance: async (ms: number) => clock.advance(ms) },
     deadLetters: async () => queue.deadLetters(100).map(({ body, reason }) => ({ body, reason })),
     teardown: async () => sqlite.cleanup(),
   };
@@ -176,6 +176,23 @@ describe('SqliteTaskQueue', () => {
 
     expect(received.map((m) => m.body)).toEqual(['new']);
     expect(queue.deadLetters(10).map((d) => d.body)).toEqual(['old']);
+  });
+
+  it('does not delete with a stale receipt handle from before a redelivery', async () => {
+    const clock = manualClock();
+    const queue = new SqliteTaskQueue(sqlite.db, clock, { maxReceiveCount: 100 });
+    await queue.send([{ body: 'stale' }]);
+    const [first] = await queue.receive(1, 10);
+    clock.advance(11_000);
+    const [second] = await queue.receive(1, 10);
+
+    await queue.delete([first!.receiptHandle]);
+    clock.advance(11_000);
+    const third = await queue.receive(1, 10);
+
+    expect(second!.receiveCount).toBe(2);
+    expect(third).toHaveLength(1);
+    expect(third[0]).toMatchObject({ messageId: first!.messageId, receiveCount: 3 });
   });
 
   it('makes in-flight messages visible at once on releaseInFlight, and leaves delayed ones hidden', async () => {

@@ -9,6 +9,7 @@ import { TASK_INDEXES } from '../../src/adapters/dynamodb/task-item.ts';
 import { FIELD_RESOLVERS } from '../../src/appsync/resolver-config.ts';
 
 let template: Template;
+let outdir: string;
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
@@ -24,7 +25,8 @@ function allStatements(): Array<{ Action: string | string[]; Resource: unknown; 
 
 beforeAll(() => {
   // Synthesizing runs every cdk-nag AWS Solutions rule: an unacknowledged finding throws here.
-  const { app, stack } = buildApp(new App({ outdir: mkdtempSync(join(tmpdir(), 'tq-cdk-')) }));
+  outdir = mkdtempSync(join(tmpdir(), 'tq-cdk-'));
+  const { app, stack } = buildApp(new App({ outdir }));
   app.synth();
   template = Template.fromStack(stack);
 }, 120_000);
@@ -186,5 +188,25 @@ describe('the CDK stack', () => {
   it('outputs the GraphQL URL, the realtime URL and the API key', () => {
     const outputs = template.findOutputs('*');
     expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['GraphQLUrl', 'RealtimeUrl', 'ApiKey']));
+  });
+
+  it('bundles each Lambda into an ES module that loads and exports a handler', async () => {
+    const functions = resources('AWS::Lambda::Function').filter((f) =>
+      JSON.stringify(f.Properties['Environment'] ?? '').includes('POWERTOOLS_SERVICE_NAME'),
+    );
+    const env = {
+      TABLE_NAME: 'tasks',
+      QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/tasks',
+      DEAD_LETTER_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/dlq',
+      APPSYNC_GRAPHQL_URL: 'https://example.appsync-api.us-east-1.amazonaws.com/graphql',
+      AWS_REGION: 'us-east-1',
+    };
+    Object.assign(process.env, env);
+    for (const fn of functions) {
+      const key = JSON.stringify((fn.Properties['Code'] as { S3Key: unknown }).S3Key);
+      const hash = /([0-9a-f]{64})\.zip/.exec(key)![1];
+      const module = (await import(join(outdir, `asset.${hash}`, 'index.mjs'))) as { handler?: unknown };
+      expect(typeof module.handler).toBe('function');
+    }
   });
 });

@@ -60,7 +60,7 @@ export class SqsTaskQueue implements TaskQueue {
       new ReceiveMessageCommand({
         QueueUrl: this.#queueUrl,
         MaxNumberOfMessages: Math.min(SQS_BATCH, Math.max(1, max)),
-        VisibilityTimeout: visibilityTimeoutSeconds,
+        VisibilityTimeout: Math.min(43_200, Math.max(0, Math.round(visibilityTimeoutSeconds))),
         WaitTimeSeconds: 0,
         MessageSystemAttributeNames: [
           'ApproximateReceiveCount',
@@ -81,12 +81,19 @@ export class SqsTaskQueue implements TaskQueue {
 
   async delete(receiptHandles: readonly string[]): Promise<void> {
     for (const batch of chunks(receiptHandles, SQS_BATCH)) {
-      await this.#sqs.send(
+      const result = await this.#sqs.send(
         new DeleteMessageBatchCommand({
           QueueUrl: this.#queueUrl,
           Entries: batch.map((handle, i) => ({ Id: String(i), ReceiptHandle: handle })),
         }),
       );
+      // An unknown or expired handle is no failure (the port ignores them); anything else is.
+      const failed = (result.Failed ?? []).filter((f) => !/ReceiptHandleIsInvalid/.test(f.Code ?? ''));
+      if (failed.length > 0) {
+        throw new Error(
+          `SQS could not delete ${failed.length} messages: ${failed.map((f) => `${f.Code}: ${f.Message}`).join('; ')}`,
+        );
+      }
     }
   }
 
