@@ -209,4 +209,13 @@ describe('the CDK stack', () => {
       expect(typeof module.handler).toBe('function');
     }
   });
+
+  it('makes synth offline: no notices and no CLI telemetry', () => {
+    const cdkJson = JSON.parse(readFileSync('infra/cdk.json', 'utf8')) as {
+      notices: boolean;
+      context: Record<string, unknown>;
+    };
+    expect(cdkJson.notices).toBe(false);
+    expect(cdkJson.context['cli-telemetry']).toBe(false);
+  });
 });
