@@ -243,9 +243,23 @@ export class TaskQueueApi extends Construct {
         TABLE_NAME: this.table.tableName,
         QUEUE_URL: this.queue.queueUrl,
         DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
+        BLOB_BUCKET: this.bucket.bucketName,
       },
     });
     this.table.grantReadWriteData(this.apiFunction);
+    // Presigned URLs carry the signer's permissions: uploads under uploads/, downloads of outputs/.
+    this.apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [this.bucket.arnForObjects('uploads/*')],
+      }),
+    );
+    this.apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [this.bucket.arnForObjects('outputs/*')],
+      }),
+    );
     this.queue.grantSendMessages(this.apiFunction);
 
     this.processorFunction = new NodejsFunction(this, 'Processor', {
@@ -337,6 +351,10 @@ export class TaskQueueApi extends Construct {
     const tableIndexes = `AwsSolutions::AwsSolutions-IAM5[Resource::<${this.logicalIdOf(this.table)}.Arn>/index/*]`;
     const xray = 'AwsSolutions::AwsSolutions-IAM5[Resource::*]';
     acknowledge(this.apiFunction, {
+      [`AwsSolutions::AwsSolutions-IAM5[Resource::<${this.logicalIdOf(this.bucket)}.Arn>/uploads/*]`]:
+        'Upload URLs are for fresh keys under uploads/, which do not exist yet.',
+      [`AwsSolutions::AwsSolutions-IAM5[Resource::<${this.logicalIdOf(this.bucket)}.Arn>/outputs/*]`]:
+        'Download URLs are for any task output, each under outputs/<taskId>/.',
       [basicRole]: 'AWSLambdaBasicExecutionRole only lets the function write its own log group.',
       [xray]: 'X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level permissions.',
       [tableIndexes]: 'The function queries the indexes of its own table (tasks listing, counts).',

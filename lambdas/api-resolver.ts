@@ -3,16 +3,19 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { powertoolsLogger } from '../src/adapters/aws/powertools-logger.ts';
 import { DynamoDbTaskStore } from '../src/adapters/dynamodb/dynamodb-task-store.ts';
+import { S3BlobStore } from '../src/adapters/s3/s3-blob-store.ts';
 import { SqsTaskQueue } from '../src/adapters/sqs/sqs-task-queue.ts';
 import { loadAwsConfig } from '../src/config/aws-config.ts';
 import { TaskTypeRegistry } from '../src/domain/task-type-registry.ts';
 import { makeApiResolverHandler } from '../src/handlers/api-resolver.ts';
 import { systemClock } from '../src/ports/clock.ts';
 import { BUILT_IN_TASK_TYPES } from '../src/task-types/built-in.ts';
+import { makeCreateUploadUrl, makeTaskOutputs } from '../src/use-cases/blobs.ts';
 import { makeCancelTask } from '../src/use-cases/cancel-task.ts';
 import { makeGetTask, makeListTasks, makeQueueStats } from '../src/use-cases/query-tasks.ts';
 import { makeRetryTask } from '../src/use-cases/retry-task.ts';
@@ -23,6 +26,7 @@ const config = loadAwsConfig(process.env, [
   'QUEUE_URL',
   'DEAD_LETTER_QUEUE_URL',
   'RETENTION_DAYS',
+  'BLOB_BUCKET',
 ]);
 const tracer = new Tracer();
 const logger = powertoolsLogger(new Logger({ serviceName: 'task-queue-api' }));
@@ -35,6 +39,7 @@ const queue = new SqsTaskQueue(tracer.captureAWSv3Client(new SQSClient({})), {
   deadLetterQueueUrl: config.DEAD_LETTER_QUEUE_URL,
 });
 const registry = new TaskTypeRegistry(BUILT_IN_TASK_TYPES);
+const blobs = new S3BlobStore(tracer.captureAWSv3Client(new S3Client({})), config.BLOB_BUCKET);
 
 export const handler = makeApiResolverHandler({
   submitTasks: makeSubmitTasks({ store, queue, registry, clock: systemClock, logger }),
@@ -43,5 +48,7 @@ export const handler = makeApiResolverHandler({
   getTask: makeGetTask({ store, clock: systemClock }),
   listTasks: makeListTasks({ store }),
   queueStats: makeQueueStats({ store, clock: systemClock }),
+  createUploadUrl: makeCreateUploadUrl({ blobs }),
+  taskOutputs: makeTaskOutputs({ blobs }),
   logger,
 });

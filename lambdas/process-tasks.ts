@@ -3,10 +3,12 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { powertoolsLogger } from '../src/adapters/aws/powertools-logger.ts';
 import { DynamoDbTaskStore } from '../src/adapters/dynamodb/dynamodb-task-store.ts';
+import { S3BlobStore } from '../src/adapters/s3/s3-blob-store.ts';
 import { SqsTaskQueue } from '../src/adapters/sqs/sqs-task-queue.ts';
 import { loadAwsConfig } from '../src/config/aws-config.ts';
 import { TaskTypeRegistry } from '../src/domain/task-type-registry.ts';
@@ -25,12 +27,14 @@ const config = loadAwsConfig(process.env, [
   'RETRY_MAX_SECONDS',
   'PROGRESS_THROTTLE_MS',
   'CANCEL_CHECK_MS',
+  'BLOB_BUCKET',
 ]);
 const tracer = new Tracer();
 const logger = powertoolsLogger(new Logger({ serviceName: 'task-queue-processor' }));
 
 export const handler = makeProcessTasksHandler({
   processDelivery: makeProcessDelivery({
+    blobs: new S3BlobStore(tracer.captureAWSv3Client(new S3Client({})), config.BLOB_BUCKET),
     store: new DynamoDbTaskStore(
       DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({}))),
       config.TABLE_NAME,

@@ -5,7 +5,7 @@
 export type DataSourceName = 'API_LAMBDA' | 'TASKS_TABLE' | 'NONE';
 
 export interface FieldResolver {
-  typeName: 'Query' | 'Mutation' | 'Subscription';
+  typeName: 'Query' | 'Mutation' | 'Subscription' | 'Task';
   fieldName: string;
   dataSource: DataSourceName;
   /** Path from the repository root. */
@@ -22,6 +22,8 @@ export const FIELD_RESOLVERS: readonly FieldResolver[] = Object.freeze([
   { typeName: 'Mutation', fieldName: 'submitTasks', dataSource: 'API_LAMBDA', code: LAMBDA_CODE },
   { typeName: 'Mutation', fieldName: 'cancelTask', dataSource: 'API_LAMBDA', code: LAMBDA_CODE },
   { typeName: 'Mutation', fieldName: 'retryTask', dataSource: 'API_LAMBDA', code: LAMBDA_CODE },
+  { typeName: 'Mutation', fieldName: 'createUploadUrl', dataSource: 'API_LAMBDA', code: LAMBDA_CODE },
+  { typeName: 'Task', fieldName: 'outputs', dataSource: 'API_LAMBDA', code: LAMBDA_CODE },
   {
     typeName: 'Mutation',
     fieldName: 'publishTaskUpdate',

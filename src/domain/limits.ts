@@ -22,5 +22,9 @@ export const LIMITS = Object.freeze({
   idempotencyKey: { maxLength: 256, ttlSeconds: 24 * 60 * 60 },
   listLimit: { min: 1, max: 100, default: 20 },
   progressMessageMaxLength: 1024,
+  /** Largest upload through createUploadUrl (S3 takes 5 GB in one PUT). */
+  maxUploadBytes: 1024 * 1024 * 1024,
+  uploadUrlSeconds: 15 * 60,
+  downloadUrlSeconds: 60 * 60,
   errorMessageMaxLength: 4096,
 });

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { BlobStore } from '../ports/blob-store.ts';
 
 /** What a handler may log through. Adapters map it onto Powertools Logger or the local logger. */
 export interface Logger {
@@ -11,6 +12,10 @@ export interface Logger {
 
 /** What a running handler gets besides its payload. */
 export interface TaskContext {
+  /** Where inputs are read from and outputs written to (S3 on AWS, a local folder locally). */
+  blobs: BlobStore;
+  /** Prefix under which this task writes its outputs, e.g. `outputs/<taskId>/`. */
+  outputPrefix: string;
   taskId: string;
   /** 1-based number of this attempt. */
   attempt: number;

@@ -22,6 +22,8 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** QUEUED or RETRYING: cancelled at once. RUNNING: its handler is told to stop and it ends CANCELLED. */
   cancelTask: Task;
+  /** A signed URL to upload a file (an image, a CSV, an attachment) that tasks then name by its key. */
+  createUploadUrl: Upload;
   /** Called by the update publisher for each committed change; drives onTaskUpdated. */
   publishTaskUpdate: Maybe<Task>;
   /** Run a FAILED or CANCELLED task again with fresh attempts (the dead-letter redrive). */
@@ -35,6 +37,12 @@ export type Mutation = {
 
 export type MutationCancelTaskArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationCreateUploadUrlArgs = {
+  contentType: Scalars['String']['input'];
+  fileName?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -134,6 +142,11 @@ export type Task = {
   /** While RUNNING: the worker holds the task until then and renews it; past it, another worker takes over. */
   leaseExpiresAt: Maybe<Scalars['AWSDateTime']['output']>;
   maxAttempts: Scalars['Int']['output'];
+  /**
+   * The files the task wrote (from its result's outputs), each with a download URL valid for an hour.
+   * Not carried by subscription events: query the task for it.
+   */
+  outputs: Maybe<Array<TaskOutput>>;
   /** The submitted payload. Not carried by subscription events (query the task for it). */
   payload: Scalars['AWSJSON']['output'];
   /** 0..1, reported by the handler. */
@@ -185,6 +198,17 @@ export type TaskFilter = {
   type?: InputMaybe<TaskType>;
 };
 
+/** A file a task wrote. */
+export type TaskOutput = {
+  __typename?: 'TaskOutput';
+  bytes: Maybe<Scalars['Int']['output']>;
+  contentType: Maybe<Scalars['String']['output']>;
+  key: Scalars['String']['output'];
+  /** A signed URL to GET the file (a presigned S3 URL on AWS). */
+  url: Maybe<Scalars['AWSURL']['output']>;
+  urlExpiresAt: Maybe<Scalars['AWSDateTime']['output']>;
+};
+
 /**
  * Where a task is in its life. QUEUED, RUNNING and RETRYING are live; SUCCEEDED, FAILED and
  * CANCELLED are final. FAILED means attempts are exhausted (or the error was permanent) and
@@ -227,4 +251,17 @@ export type TaskUpdateInput = {
   type: TaskType;
   updatedAt: Scalars['AWSDateTime']['input'];
   version: Scalars['Int']['input'];
+};
+
+/** Where to PUT a file that a task will read: send the bytes with the given Content-Type before expiresAt. */
+export type Upload = {
+  __typename?: 'Upload';
+  /** The Content-Type header the PUT must carry. */
+  contentType: Scalars['String']['output'];
+  expiresAt: Scalars['AWSDateTime']['output'];
+  /** The blob key to put in a task's payload. */
+  key: Scalars['String']['output'];
+  /** The largest body the URL accepts. */
+  maxBytes: Scalars['Int']['output'];
+  url: Scalars['AWSURL']['output'];
 };

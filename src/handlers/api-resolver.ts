@@ -6,12 +6,15 @@ import type { makeCancelTask } from '../use-cases/cancel-task.ts';
 import type { makeRetryTask } from '../use-cases/retry-task.ts';
 import type { makeGetTask, makeListTasks, makeQueueStats } from '../use-cases/query-tasks.ts';
 import type { TaskFilter } from '../ports/task-store.ts';
+import type { makeCreateUploadUrl, makeTaskOutputs } from '../use-cases/blobs.ts';
 import { envelopeFromError, type ResolverEnvelope } from './error-envelope.ts';
 
 /** The payload the APPSYNC_JS resolvers send to the resolver Lambda (see resolvers/lib/lambda.ts). */
 export interface ApiResolverEvent {
   info: { parentTypeName: string; fieldName: string };
   arguments: Record<string, unknown>;
+  /** The parent object of a nested field (Task.outputs); null for root fields. */
+  source?: { id: string; result: string | null } | null;
 }
 
 export interface ApiResolverDeps {
@@ -21,6 +24,8 @@ export interface ApiResolverDeps {
   getTask: ReturnType<typeof makeGetTask>;
   listTasks: ReturnType<typeof makeListTasks>;
   queueStats: ReturnType<typeof makeQueueStats>;
+  createUploadUrl: ReturnType<typeof makeCreateUploadUrl>;
+  taskOutputs: ReturnType<typeof makeTaskOutputs>;
   logger: Logger;
 }
 
@@ -38,7 +43,10 @@ function stringArg(args: Record<string, unknown>, name: string): string {
  * export const handler = makeApiResolverHandler(deps); // lambdas/api-resolver.ts
  */
 export function makeApiResolverHandler(deps: ApiResolverDeps) {
-  const fields: Record<string, (args: Record<string, unknown>) => Promise<unknown>> = {
+  const fields: Record<
+    string,
+    (args: Record<string, unknown>, source: ApiResolverEvent['source']) => Promise<unknown>
+  > = {
     'Mutation.submitTask': async (args) => {
       const [task] = await deps.submitTasks([args['input'] as SubmitTaskRequest], 'input', () => 'input');
       return task;
@@ -58,6 +66,9 @@ export function makeApiResolverHandler(deps: ApiResolverDeps) {
         args['nextToken'] as string | null,
       ),
     'Query.queueStats': () => deps.queueStats(),
+    'Mutation.createUploadUrl': (args) =>
+      deps.createUploadUrl(args['contentType'] as string, args['fileName'] as string | null),
+    'Task.outputs': async (_args, source) => (source ? deps.taskOutputs(source) : null),
   };
 
   return async function handler(event: ApiResolverEvent): Promise<ResolverEnvelope> {
@@ -65,7 +76,7 @@ export function makeApiResolverHandler(deps: ApiResolverDeps) {
     const resolve = fields[key];
     try {
       if (!resolve) throw new Error(`the resolver Lambda has no resolver for ${key}`);
-      return { data: await resolve(event.arguments ?? {}) };
+      return { data: await resolve(event.arguments ?? {}, event.source ?? null) };
     } catch (error) {
       return envelopeFromError(error, deps.logger);
     }

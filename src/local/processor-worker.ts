@@ -4,13 +4,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { LocalConfig } from '../config/local-config.ts';
 import { makeProcessor } from './processor.ts';
 
-const data = workerData as { config: LocalConfig; databasePath: string; name: string };
+const data = workerData as { config: LocalConfig; databasePath: string; dataDir: string; name: string };
 const port = parentPort!;
 let committedPosted = false;
 
 const processor = makeProcessor({
   config: data.config,
   databasePath: data.databasePath,
+  dataDir: data.dataDir,
   name: data.name,
   onCommit: () => {
     // One message per turn of the loop is enough to wake the change feed.

@@ -1,3 +1,4 @@
+import { FsBlobStore } from '../adapters/local/fs-blob-store.ts';
 import { SqliteDatabase } from '../adapters/sqlite/sqlite-database.ts';
 import { SqliteTaskQueue } from '../adapters/sqlite/sqlite-task-queue.ts';
 import { SqliteTaskStore } from '../adapters/sqlite/sqlite-task-store.ts';
@@ -13,6 +14,8 @@ import { Poller } from './poller.ts';
 export interface ProcessorOptions {
   config: LocalConfig;
   databasePath: string;
+  /** The data folder: blobs live under it. */
+  dataDir: string;
   /** Called after each commit of this processor's connection (the change feed wakes on it). */
   onCommit: () => void;
   name: string;
@@ -32,6 +35,12 @@ export function makeProcessor(options: ProcessorOptions) {
   const queue = new SqliteTaskQueue(db, systemClock, { maxReceiveCount: config.MAX_RECEIVE_COUNT });
   const processDelivery = makeProcessDelivery({
     store,
+    // Processors read and write blobs but never sign URLs (the API thread does).
+    blobs: new FsBlobStore(options.dataDir, {
+      baseUrl: () => {
+        throw new Error('processor threads do not sign blob URLs');
+      },
+    }),
     messages: queue,
     registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
     clock: systemClock,

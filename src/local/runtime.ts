@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { LocalAppSync } from '../appsync/local-appsync.ts';
 import { makeConsoleLogger } from '../adapters/local/console-logger.ts';
+import { FsBlobStore } from '../adapters/local/fs-blob-store.ts';
 import { InProcessUpdatePublisher } from '../adapters/local/in-process-update-publisher.ts';
 import { lambdaDataSource, tasksTableDataSource } from '../adapters/local/local-data-sources.ts';
 import { SqliteChangeFeed } from '../adapters/sqlite/sqlite-change-feed.ts';
@@ -19,6 +20,7 @@ import { makeApiResolverHandler, type ApiResolverEvent } from '../handlers/api-r
 import { makePublishUpdatesHandler } from '../handlers/publish-updates.ts';
 import { systemClock } from '../ports/clock.ts';
 import { BUILT_IN_TASK_TYPES } from '../task-types/built-in.ts';
+import { makeCreateUploadUrl, makeTaskOutputs } from '../use-cases/blobs.ts';
 import { makeCancelTask } from '../use-cases/cancel-task.ts';
 import { makeGetTask, makeListTasks, makeQueueStats } from '../use-cases/query-tasks.ts';
 import { makeRetryTask } from '../use-cases/retry-task.ts';
@@ -143,6 +145,8 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
   const registry = new TaskTypeRegistry(BUILT_IN_TASK_TYPES);
   const retentionSeconds = config.RETENTION_DAYS * 86_400;
 
+  let baseUrl = '';
+  const blobs = new FsBlobStore(dataDir, { baseUrl: () => baseUrl });
   const recovered = await recover(db, store, queue);
   if (recovered.released || recovered.requeued) logger.info('recovered after restart', recovered);
 
@@ -153,6 +157,8 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
     getTask: makeGetTask({ store, clock: systemClock }),
     listTasks: makeListTasks({ store }),
     queueStats: makeQueueStats({ store, clock: systemClock }),
+    createUploadUrl: makeCreateUploadUrl({ blobs }),
+    taskOutputs: makeTaskOutputs({ blobs }),
     logger,
   });
   const getTask = makeGetTask({ store, clock: systemClock });
@@ -174,15 +180,24 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
   db.onCommit(() => pump.poke());
   pump.poke();
 
+  const server = await startServer({ appsync, blobs, apiKey, host: config.HOST, port: config.PORT, logger });
+  baseUrl = server.url.replace(/\/graphql$/, '');
+
   const processors: ProcessorHandle[] = [];
   if (config.WORKER_THREADS === 0) {
-    const processor = makeProcessor({ config, databasePath, name: 'processor', onCommit: () => pump.poke() });
+    const processor = makeProcessor({
+      config,
+      databasePath,
+      dataDir,
+      name: 'processor',
+      onCommit: () => pump.poke(),
+    });
     processor.start();
     processors.push(processor);
   } else {
     for (let i = 0; i < config.WORKER_THREADS; i++) {
       const worker = new Worker(new URL('./processor-worker.ts', import.meta.url), {
-        workerData: { config, databasePath, name: `processor-${i + 1}` },
+        workerData: { config, databasePath, dataDir, name: `processor-${i + 1}` },
       });
       worker.on('message', (message: { type: string }) => {
         if (message.type === 'committed') pump.poke();
@@ -225,7 +240,6 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
   }, 60_000);
   sweep.unref();
 
-  const server = await startServer({ appsync, apiKey, host: config.HOST, port: config.PORT, logger });
   let stopping: Promise<void> | undefined;
   return {
     url: server.url,

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WebSocketServer } from 'ws';
@@ -9,9 +11,12 @@ import type { LocalAppSync, LocalRequestContext } from '../appsync/local-appsync
 import { formatAppSyncError } from '../appsync/error-format.ts';
 import { LIMITS } from '../domain/limits.ts';
 import type { Logger } from '../domain/task-type.ts';
+import type { FsBlobStore } from '../adapters/local/fs-blob-store.ts';
 
 export interface ServerOptions {
   appsync: LocalAppSync;
+  /** Serves the signed upload and download URLs of the local blob store. */
+  blobs: FsBlobStore;
   apiKey: string;
   host: string;
   port: number;
@@ -85,6 +90,95 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-la
   });
 }
 
+/** Counts bytes through a stream and fails it past `max`, so an oversized upload stores nothing. */
+function limitBytes(max: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen > max) done(new PayloadTooLarge(max));
+      else done(null, chunk);
+    },
+  });
+}
+
+class PayloadTooLarge extends Error {
+  constructor(max: number) {
+    super(`The upload is larger than the ${max} bytes this URL allows.`);
+  }
+}
+
+/**
+ * The local twin of presigned S3 URLs: PUT stores the body under the signed key if the signature,
+ * expiry, Content-Type and size check out; GET streams it back.
+ */
+async function serveBlob(
+  blobs: FsBlobStore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  logger: Logger,
+): Promise<void> {
+  const grant = blobs.verify(req.method ?? 'GET', url.pathname, url.searchParams, Date.now());
+  if ('refused' in grant) {
+    req.resume();
+    sendError(res, 403, 'AccessDenied', grant.refused);
+    return;
+  }
+  if (grant.op === 'get') {
+    const info = await blobs.head(grant.key);
+    if (!info) {
+      sendError(res, 404, 'NoSuchKey', `No blob with key "${grant.key}" exists.`);
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': info.contentType ?? 'application/octet-stream',
+      'content-length': String(info.bytes),
+    });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    await pipeline(blobs.stream(grant.key), res);
+    return;
+  }
+  const contentType = (req.headers['content-type'] ?? '').toLowerCase();
+  if (contentType !== (grant.contentType ?? '').toLowerCase()) {
+    req.resume();
+    sendError(
+      res,
+      403,
+      'AccessDenied',
+      `This URL takes Content-Type ${grant.contentType}; the request sent "${contentType}".`,
+    );
+    return;
+  }
+  const max = grant.maxBytes ?? 0;
+  if (Number(req.headers['content-length'] ?? 0) > max) {
+    req.resume();
+    sendError(res, 413, 'EntityTooLarge', `The upload is larger than the ${max} bytes this URL allows.`);
+    return;
+  }
+  try {
+    const limited = limitBytes(max);
+    req.pipe(limited);
+    req.on('error', (error) => limited.destroy(error));
+    const info = await blobs.write(grant.key, limited, {
+      contentType: grant.contentType ?? 'application/octet-stream',
+    });
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ key: info.key, bytes: info.bytes }));
+  } catch (error) {
+    if (error instanceof PayloadTooLarge) {
+      req.resume();
+      sendError(res, 413, 'EntityTooLarge', error.message);
+      return;
+    }
+    logger.error('upload failed', { key: grant.key, error: String(error) });
+    sendError(res, 500, 'InternalError', 'The upload could not be stored; see the server log.');
+  }
+}
+
 function formatResult(result: ExecutionResult): Record<string, unknown> {
   if (!result.errors?.length) return result as Record<string, unknown>;
   return { ...result, errors: result.errors.map(formatAppSyncError) };
@@ -142,6 +236,10 @@ export async function startServer(
       if (url.pathname === '/health') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"status":"ok"}');
+        return;
+      }
+      if (url.pathname.startsWith('/blobs/')) {
+        await serveBlob(options.blobs, req, res, url, logger);
         return;
       }
       if (url.pathname !== GRAPHQL_PATH) {

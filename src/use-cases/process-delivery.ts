@@ -1,6 +1,7 @@
 import { backoffSeconds } from '../domain/backoff.ts';
 import {
   ConditionFailedError,
+  ConfigurationError,
   PermanentTaskError,
   ValidationError,
   coerceError,
@@ -12,6 +13,7 @@ import { TaskStatus, isFinal } from '../domain/task-status.ts';
 import type { Logger, TaskContext } from '../domain/task-type.ts';
 import type { TaskTypeRegistry } from '../domain/task-type-registry.ts';
 import type { Clock } from '../ports/clock.ts';
+import type { BlobStore } from '../ports/blob-store.ts';
 import type { MessageControl, ReceivedMessage } from '../ports/task-queue.ts';
 import type { TaskPatch, TaskStore, UpdateCondition } from '../ports/task-store.ts';
 import { expiryFor } from './retention.ts';
@@ -29,6 +31,8 @@ export interface ProcessDeliveryConfig {
 
 export interface ProcessDeliveryDeps {
   store: TaskStore;
+  /** The blob store handlers read inputs from and write outputs to. */
+  blobs?: BlobStore;
   messages: MessageControl;
   registry: TaskTypeRegistry;
   clock: Clock;
@@ -41,6 +45,20 @@ export interface ProcessDeliveryDeps {
 export type DeliveryOutcome = { kind: 'ack' } | { kind: 'later'; afterSeconds: number };
 
 const ACK: DeliveryOutcome = { kind: 'ack' };
+
+const unconfigured = (): never => {
+  throw new ConfigurationError(
+    'This processor has no blob store configured; task types that use blobs cannot run.',
+  );
+};
+/** Stands in when a processor is built without a blob store: any use fails loudly. */
+const NO_BLOB_STORE: BlobStore = {
+  read: unconfigured,
+  write: unconfigured,
+  head: unconfigured,
+  uploadUrl: unconfigured,
+  downloadUrl: unconfigured,
+};
 
 class AttemptStopped extends Error {
   readonly why: 'timeout' | 'cancel';
@@ -239,6 +257,8 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
       });
     };
     const context: TaskContext = {
+      blobs: deps.blobs ?? NO_BLOB_STORE,
+      outputPrefix: `outputs/${task.id}/`,
       taskId: task.id,
       attempt,
       maxAttempts: task.maxAttempts,

@@ -203,7 +203,7 @@ function queryChecks(
     };
   }
   const task = schema.getType('Task') as GraphQLObjectType;
-  return { queryProblems, selectionProblems: selectionProblems(root.selectionSet, task, '', ['payload']) };
+  return { queryProblems, selectionProblems: selectionProblems(root.selectionSet, task, '', ['payload', 'outputs']) };
 }
 
 type Answer = 'data' | 'graphql-error' | 'http-500';
@@ -309,7 +309,7 @@ describe('AppSyncUpdatePublisher against a local AppSync stand-in', () => {
     }),
   );
 
-  it('publishes with a valid SigV4 signature for appsync and selects every Task field but the payload', async () => {
+  it('publishes with a valid SigV4 signature for appsync and selects every Task field but the payload and outputs', async () => {
     await publisher().publish(update);
 
     expect(appsync.seen).toHaveLength(1);
