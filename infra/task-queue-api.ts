@@ -264,6 +264,13 @@ export class TaskQueueApi extends Construct {
 
     this.processorFunction = new NodejsFunction(this, 'Processor', {
       ...common,
+      bundling: {
+        ...common.bundling,
+        // sharp is a native module: installed beside the bundle for Lambda's Linux ARM64, not bundled.
+        externalModules: [...common.bundling.externalModules, 'sharp'],
+        nodeModules: ['sharp'],
+        environment: { npm_config_os: 'linux', npm_config_cpu: 'arm64', npm_config_libc: 'glibc' },
+      },
       entry: join(REPO_ROOT, 'lambdas/process-tasks.ts'),
       timeout: processorTimeout,
       memorySize: 1024,

@@ -47,6 +47,14 @@ export const LOCAL_SETTINGS = {
     default: '10',
     doc: 'On SIGINT/SIGTERM, running tasks get this long to finish before they are released.',
   },
+  SMTP_URL: {
+    default: '',
+    doc: 'SEND_EMAIL through this SMTP server (smtp://user:pass@host:587). Empty: write .eml files to DATA_DIR/outbox.',
+  },
+  MAIL_FROM: {
+    default: 'task-queue@localhost.localdomain',
+    doc: 'Sender of emails whose payload names none.',
+  },
   DURABILITY: {
     default: 'normal',
     doc: 'normal: survives process crashes (SQLite WAL, synchronous=NORMAL). full: also power loss, slower.',
@@ -79,6 +87,10 @@ const schema = z.object({
   CANCEL_CHECK_MS: int(10, 60_000),
   RETENTION_DAYS: z.coerce.number().positive().max(3650),
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().min(0).max(3600),
+  SMTP_URL: z
+    .string()
+    .refine((v) => v === '' || /^smtps?:\/\//.test(v), 'must start with smtp:// or smtps://'),
+  MAIL_FROM: z.email({ message: 'must be an email address' }),
   DURABILITY: z.enum(['normal', 'full']),
 });
 

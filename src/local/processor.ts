@@ -6,7 +6,10 @@ import { makeConsoleLogger } from '../adapters/local/console-logger.ts';
 import { TaskTypeRegistry } from '../domain/task-type-registry.ts';
 import { makeProcessTasksHandler } from '../handlers/process-tasks.ts';
 import { systemClock } from '../ports/clock.ts';
-import { BUILT_IN_TASK_TYPES } from '../task-types/built-in.ts';
+import { builtInTaskTypes } from '../task-types/built-in.ts';
+import { makeFileSentLedger } from '../adapters/local/file-sent-ledger.ts';
+import { makeOutboxMailer } from '../adapters/local/outbox-mailer.ts';
+import { makeSmtpMailer } from '../adapters/local/smtp-mailer.ts';
 import { makeProcessDelivery } from '../use-cases/process-delivery.ts';
 import type { LocalConfig } from '../config/local-config.ts';
 import { Poller } from './poller.ts';
@@ -42,7 +45,15 @@ export function makeProcessor(options: ProcessorOptions) {
       },
     }),
     messages: queue,
-    registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
+    registry: new TaskTypeRegistry(
+      builtInTaskTypes({
+        mailer: config.SMTP_URL
+          ? makeSmtpMailer({ url: config.SMTP_URL, logger })
+          : makeOutboxMailer({ dataDir: options.dataDir, logger }),
+        ledger: makeFileSentLedger({ dataDir: options.dataDir }),
+        defaultFrom: config.MAIL_FROM,
+      }),
+    ),
     clock: systemClock,
     logger,
     config: {

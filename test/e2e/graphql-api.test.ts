@@ -146,17 +146,17 @@ describe('the GraphQL API over HTTP and WebSocket', () => {
     expect(seen.indexOf(ids[0]!)).toBeLessThan(seen.length);
   });
 
-  it('a SEND_EMAIL task fails permanently (not implemented yet), and retryTask redrives it with fresh attempts', async () => {
+  it('a task that fails permanently is FAILED with its error, and retryTask redrives it with fresh attempts', async () => {
     const { body } = await submit({
-      type: 'SEND_EMAIL',
-      payload: JSON.stringify({ to: 'ada@example.com', subject: 'Hi', text: 'Hello' }),
+      type: 'IMAGE_RESIZE',
+      payload: JSON.stringify({ image: 'uploads/none/missing.png', size: '10x10' }),
     });
     const id = body.data!.submitTask.id as string;
     const failed = await waitFor(async () => {
       const t = await taskById(id);
       return t?.status === 'FAILED' ? t : null;
     }, 'FAILED');
-    expect(failed!.error).toMatchObject({ code: 'NOT_IMPLEMENTED', retryable: false, attempt: 1 });
+    expect(failed!.error).toMatchObject({ code: 'INPUT_NOT_FOUND', retryable: false, attempt: 1 });
     const retried = await rt.gql<{ retryTask: { status: string; attempts: number } }>(
       'mutation ($id: ID!) { retryTask(id: $id) { status attempts } }',
       { id },

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -190,6 +190,17 @@ describe('the CDK stack', () => {
     expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['GraphQLUrl', 'RealtimeUrl', 'ApiKey']));
   });
 
+  it('installs sharp for Linux ARM64 beside the processor bundle instead of bundling it', () => {
+    const processor = resources('AWS::Lambda::Function').find((f) =>
+      JSON.stringify(f.Properties['Environment']).includes('task-queue-processor'),
+    )!;
+    const hash = /([0-9a-f]{64})\.zip/.exec(
+      JSON.stringify((processor.Properties['Code'] as { S3Key: unknown }).S3Key),
+    )![1];
+    const img = join(outdir, `asset.${hash}`, 'node_modules', '@img');
+    expect(readdirSync(img)).toContain('sharp-linux-arm64');
+  });
+
   it('bundles each Lambda into an ES module that loads and exports a handler', async () => {
     const functions = resources('AWS::Lambda::Function').filter((f) =>
       JSON.stringify(f.Properties['Environment'] ?? '').includes('POWERTOOLS_SERVICE_NAME'),
@@ -200,6 +211,7 @@ describe('the CDK stack', () => {
       DEAD_LETTER_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/dlq',
       APPSYNC_GRAPHQL_URL: 'https://example.appsync-api.us-east-1.amazonaws.com/graphql',
       AWS_REGION: 'us-east-1',
+      BLOB_BUCKET: 'blobs',
     };
     Object.assign(process.env, env);
     for (const fn of functions) {

@@ -203,7 +203,10 @@ function queryChecks(
     };
   }
   const task = schema.getType('Task') as GraphQLObjectType;
-  return { queryProblems, selectionProblems: selectionProblems(root.selectionSet, task, '', ['payload', 'outputs']) };
+  return {
+    queryProblems,
+    selectionProblems: selectionProblems(root.selectionSet, task, '', ['payload', 'outputs']),
+  };
 }
 
 type Answer = 'data' | 'graphql-error' | 'http-500';

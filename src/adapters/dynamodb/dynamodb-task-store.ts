@@ -45,23 +45,35 @@ function encodeToken(key: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
-function decodeToken(token: string): Record<string, unknown> {
+/**
+ * Reads a nextToken back into the ExclusiveStartKey of `index`: the table key `id` plus the index's
+ * partition and sort key, all strings, with the partition key of the listing being asked for. A
+ * token from another listing (another filter) would make DynamoDB fail the query, so it is a
+ * ValidationError here, like any other token this API did not hand out.
+ */
+function decodeToken(token: string, index: TaskIndexName, partition: string): Record<string, string> {
+  const { partitionKey, sortKey } = TASK_INDEXES[index];
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (
-      value &&
-      typeof value === 'object' &&
-      !Array.isArray(value) &&
-      typeof (value as { id?: unknown }).id === 'string'
-    ) {
-      return value as Record<string, unknown>;
-    }
+    value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
   } catch {
-    // fall through
+    // reported below
+  }
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const key = value as Record<string, unknown>;
+    const names = Object.keys(key).sort();
+    const expected = [...new Set(['id', partitionKey, sortKey])].sort();
+    if (
+      names.join() === expected.join() &&
+      names.every((name) => typeof key[name] === 'string') &&
+      key[partitionKey] === partition
+    ) {
+      return key as Record<string, string>;
+    }
   }
   throw ValidationError.single(
     'nextToken',
-    'is not a token this API returned; pass the nextToken of the previous page',
+    'is not a token this API returned for this filter; pass the nextToken of the previous page',
   );
 }
 
@@ -264,30 +276,42 @@ export class DynamoDbTaskStore implements TaskStore {
           : filter.type
             ? ['byType', filter.type]
             : ['byCreated', 'TASK'];
-    const start = nextToken ? decodeToken(nextToken) : undefined;
-    const items: Task[] = [];
-    let exclusiveStartKey = start;
-    // A page can come back short (DynamoDB's 1 MB page limit); keep reading until it is full.
+    const { partitionKey, sortKey } = TASK_INDEXES[index];
+    let exclusiveStartKey: Record<string, unknown> | undefined = nextToken
+      ? decodeToken(nextToken, index, value)
+      : undefined;
+    // Read one task more than the page holds: DynamoDB hands out a LastEvaluatedKey whenever Limit is
+    // reached, even at the very end, so only a task beyond the page proves there is a next one.
+    const found: Array<{ task: Task; item: Record<string, unknown> }> = [];
+    // A page can also come back short (DynamoDB's 1 MB page limit); keep reading until it is full.
     do {
       const page = await this.#doc.send(
         new QueryCommand({
           TableName: this.#table,
           IndexName: index,
           KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': TASK_INDEXES[index].partitionKey },
+          ExpressionAttributeNames: { '#pk': partitionKey },
           ExpressionAttributeValues: { ':pk': value },
           ScanIndexForward: false,
-          Limit: limit - items.length,
+          Limit: limit + 1 - found.length,
           ExclusiveStartKey: exclusiveStartKey,
         }),
       );
       for (const item of page.Items ?? []) {
         const task = taskFromItem(item);
-        if (task) items.push(task);
+        if (task) found.push({ task, item });
       }
       exclusiveStartKey = page.LastEvaluatedKey;
-    } while (exclusiveStartKey && items.length < limit);
-    return { items, nextToken: exclusiveStartKey ? encodeToken(exclusiveStartKey) : null };
+    } while (exclusiveStartKey && found.length <= limit);
+    const items = found.slice(0, limit);
+    const last = items.at(-1)?.item;
+    return {
+      items: items.map(({ task }) => task),
+      nextToken:
+        found.length > limit && last
+          ? encodeToken({ id: last['id'], [partitionKey]: last[partitionKey], [sortKey]: last[sortKey] })
+          : null,
+    };
   }
 
   async counts(now: string): Promise<QueueCounts> {
