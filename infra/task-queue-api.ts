@@ -304,6 +304,7 @@ export class TaskQueueApi extends Construct {
     if (props.emailIdentity) {
       this.processorFunction.addToRolePolicy(
         new iam.PolicyStatement({
+          // SES v2 SendEmail is authorized as ses:SendEmail on the identity (and configuration set).
           actions: ['ses:SendEmail', 'ses:SendRawEmail'],
           resources: [
             Stack.of(this).formatArn({

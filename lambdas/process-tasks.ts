@@ -14,7 +14,10 @@ import { loadAwsConfig } from '../src/config/aws-config.ts';
 import { TaskTypeRegistry } from '../src/domain/task-type-registry.ts';
 import { makeProcessTasksHandler } from '../src/handlers/process-tasks.ts';
 import { systemClock } from '../src/ports/clock.ts';
-import { BUILT_IN_TASK_TYPES } from '../src/task-types/built-in.ts';
+import { UNCONFIGURED_MAIL, builtInTaskTypes } from '../src/task-types/built-in.ts';
+import { makeSesMailer } from '../src/adapters/ses/ses-mailer.ts';
+import { makeDynamoDbSentLedger } from '../src/adapters/dynamodb/dynamodb-sent-ledger.ts';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { makeProcessDelivery } from '../src/use-cases/process-delivery.ts';
 
 const config = loadAwsConfig(process.env, [
@@ -30,20 +33,28 @@ const config = loadAwsConfig(process.env, [
   'BLOB_BUCKET',
 ]);
 const tracer = new Tracer();
+const emailIdentity = process.env['EMAIL_IDENTITY'];
 const logger = powertoolsLogger(new Logger({ serviceName: 'task-queue-processor' }));
+
+const doc = DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({})));
+// Without an SES identity, SEND_EMAIL tasks fail with a message saying how to set one up.
+const mail = emailIdentity
+  ? {
+      mailer: makeSesMailer({ ses: tracer.captureAWSv3Client(new SESv2Client({})), logger }),
+      ledger: makeDynamoDbSentLedger(doc, config.TABLE_NAME),
+      defaultFrom: emailIdentity.includes('@') ? emailIdentity : `no-reply@${emailIdentity}`,
+    }
+  : { ...UNCONFIGURED_MAIL, defaultFrom: 'unconfigured@invalid.example' };
 
 export const handler = makeProcessTasksHandler({
   processDelivery: makeProcessDelivery({
     blobs: new S3BlobStore(tracer.captureAWSv3Client(new S3Client({})), config.BLOB_BUCKET),
-    store: new DynamoDbTaskStore(
-      DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({}))),
-      config.TABLE_NAME,
-    ),
+    store: new DynamoDbTaskStore(doc, config.TABLE_NAME),
     messages: new SqsTaskQueue(tracer.captureAWSv3Client(new SQSClient({})), {
       queueUrl: config.QUEUE_URL,
       deadLetterQueueUrl: config.DEAD_LETTER_QUEUE_URL,
     }),
-    registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
+    registry: new TaskTypeRegistry(builtInTaskTypes(mail)),
     clock: systemClock,
     logger,
     config: {

@@ -230,4 +230,22 @@ describe('the CDK stack', () => {
     expect(cdkJson.notices).toBe(false);
     expect(cdkJson.context['cli-telemetry']).toBe(false);
   });
+
+  it('grants SES sending on the configured identity only, and none without one', () => {
+    const withEmail = buildApp(
+      new App({ outdir: mkdtempSync(join(tmpdir(), 'tq-cdk-')), context: { emailIdentity: 'example.com' } }),
+    );
+    const ses = (t: Template) =>
+      Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p) =>
+        (
+          (p as Resource).Properties['PolicyDocument'] as {
+            Statement: Array<{ Action: unknown; Resource: unknown }>;
+          }
+        ).Statement.filter((s) => JSON.stringify(s.Action).includes('ses:')),
+      );
+    const statements = ses(Template.fromStack(withEmail.stack));
+    expect(statements).toHaveLength(1);
+    expect(JSON.stringify(statements[0]!.Resource)).toMatch(/:identity\/example\.com"/);
+    expect(ses(template)).toEqual([]);
+  });
 });
