@@ -226,7 +226,9 @@ export type TaskStatus =
 export type TaskType =
   | 'IMAGE_RESIZE'
   | 'PROCESS_DATA'
-  | 'SEND_EMAIL';
+  | 'SEND_EMAIL'
+  /** An example of your own type (src/task-types/custom/word-count.ts). */
+  | 'WORD_COUNT';
 
 /** What the update publisher sends for each committed change of a task. Not for apps. */
 export type TaskUpdateInput = {

@@ -4,6 +4,7 @@ import type { Mailer, SentEmailLedger } from '../ports/mailer.ts';
 import { imageResizeTaskType } from './image-resize.ts';
 import { processDataTaskType } from './process-data/task-type.ts';
 import { makeSendEmailTaskType } from './send-email.ts';
+import { CUSTOM_TASK_TYPES } from './custom/index.ts';
 
 /** What the built-in types need from the place they run in. */
 export interface BuiltInTaskTypeDeps {
@@ -13,7 +14,7 @@ export interface BuiltInTaskTypeDeps {
   defaultFrom: string;
 }
 
-/** The task types that ship with the queue, wired to a mailer. */
+/** Every task type this deployment runs: the built-in ones, wired to a mailer, and your own. */
 export function builtInTaskTypes(deps: BuiltInTaskTypeDeps): TaskTypeDefinition[] {
   return [
     imageResizeTaskType as TaskTypeDefinition,
@@ -23,6 +24,7 @@ export function builtInTaskTypes(deps: BuiltInTaskTypeDeps): TaskTypeDefinition[
       defaultFrom: deps.defaultFrom,
     }) as TaskTypeDefinition,
     processDataTaskType as TaskTypeDefinition,
+    ...CUSTOM_TASK_TYPES,
   ];
 }
 

@@ -41,6 +41,14 @@ const TEST_TASK_TYPES = [
     },
   }),
   defineTaskType({
+    name: 'ALWAYS_FAILS',
+    payloadSchema: z.object({}),
+    defaults: { maxAttempts: 2, timeoutSeconds: 10 },
+    handler: (_payload, ctx) => {
+      throw new Error(`attempt ${ctx.attempt} failed`);
+    },
+  }),
+  defineTaskType({
     name: 'PERMANENT',
     payloadSchema: z.object({}),
     defaults: { maxAttempts: 3, timeoutSeconds: 10 },
@@ -232,6 +240,26 @@ export function describeSqsProcessing(
       ]);
       expect(second.response.batchItemFailures).toEqual([]);
       expect(await store.get(taskId)).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+      expect(await rig.depth()).toEqual(empty);
+    });
+
+    it('ends a task whose retries run out FAILED with its last error and parks its message in the dead-letter queue', async () => {
+      const taskId = await rig.submit('ALWAYS_FAILS');
+
+      const first = await rig.deliverBatch();
+      await sleep(BACKOFF_VISIBILITY_SECONDS * 1000 + 300);
+      const second = await rig.deliverBatch();
+
+      expect(first.response.batchItemFailures).toHaveLength(1);
+      expect(second.response.batchItemFailures).toEqual([]);
+      expect(await store.get(taskId)).toMatchObject({
+        status: 'FAILED',
+        attempts: 2,
+        error: { code: 'HANDLER_ERROR', message: 'attempt 2 failed', retryable: true, attempt: 2 },
+      });
+      expect(await rig.deadLetters()).toEqual([
+        { body: encodeTaskMessage({ taskId }), reason: 'HANDLER_ERROR: attempt 2 failed' },
+      ]);
       expect(await rig.depth()).toEqual(empty);
     });
 

@@ -24,25 +24,30 @@ async function upload(contentType: string, fileName: string, body: Buffer | stri
     { ct: contentType, fn: fileName },
   );
   const { key, url } = answer.data!.createUploadUrl;
-  const put = await fetch(url, { method: 'PUT', headers: { 'content-type': contentType }, body });
+  const put = await fetch(url, {
+    method: 'PUT',
+    headers: { 'content-type': contentType },
+    body: typeof body === 'string' ? body : new Uint8Array(body),
+  });
   expect(put.status).toBe(200);
   return key;
 }
 
 async function runTask(type: string, payload: unknown): Promise<TaskAnswer> {
+  // waitFor returns only once the check gives a task.
   const { body } = await rt.gql<{ submitTask: { id: string } }>(
     'mutation ($t: TaskType!, $p: AWSJSON!) { submitTask(input: { type: $t, payload: $p }) { id } }',
     { t: type, p: JSON.stringify(payload) },
   );
   const id = body.data!.submitTask.id;
-  return waitFor(async () => {
+  return (await waitFor(async () => {
     const { body: answer } = await rt.gql<{ task: TaskAnswer }>(
       `query ($id: ID!) { task(id: $id) { ${TASK} } }`,
       { id },
     );
     const task = answer.data!.task;
     return ['SUCCEEDED', 'FAILED'].includes(task.status) ? task : null;
-  }, `${type} to finish`);
+  }, `${type} to finish`))!;
 }
 
 beforeAll(async () => {
@@ -108,5 +113,37 @@ describe('the built-in task types end to end through GraphQL', () => {
     expect(eml).toContain(`Message-ID: <${task.id}@task-queue>`);
     expect(eml).toContain('The report is attached.');
     expect(eml).toMatch(/filename=report\.csv/);
+  });
+
+  it('runs the README example type WORD_COUNT on inline text and on an uploaded file', async () => {
+    const inline = await runTask('WORD_COUNT', { text: 'the cat and the hat\nthe end', top: 2 });
+    const key = await upload('text/plain', 'book.txt', 'one two two\nthree three three\n');
+    const fromFile = await runTask('WORD_COUNT', { key, top: 1 });
+
+    expect(inline.status).toBe('SUCCEEDED');
+    expect(JSON.parse(inline.result!)).toEqual({
+      lines: 2,
+      words: 7,
+      characters: 26,
+      distinctWords: 5,
+      top: [
+        { word: 'the', count: 3 },
+        { word: 'and', count: 1 },
+      ],
+    });
+    expect(JSON.parse(fromFile.result!)).toMatchObject({
+      lines: 2,
+      words: 6,
+      top: [{ word: 'three', count: 3 }],
+    });
+  });
+
+  it('refuses a WORD_COUNT payload with both text and key before storing anything', async () => {
+    const { body } = await rt.gql(
+      'mutation ($p: AWSJSON!) { submitTask(input: { type: WORD_COUNT, payload: $p }) { id } }',
+      { p: JSON.stringify({ text: 'a', key: 'uploads/x/y.txt' }) },
+    );
+    expect(body.errors?.[0]).toMatchObject({ errorType: 'ValidationError' });
+    expect(String(body.errors?.[0]?.message)).toContain('give exactly one of "text" or "key"');
   });
 });

@@ -287,6 +287,8 @@ describe('loadLocalConfig', () => {
       RETENTION_DAYS: 7,
       SHUTDOWN_GRACE_SECONDS: 10,
       DURABILITY: 'normal',
+      SMTP_URL: '',
+      MAIL_FROM: 'task-queue@localhost.localdomain',
     });
     expect(Object.keys(config).sort()).toEqual(Object.keys(LOCAL_SETTINGS).sort());
   });

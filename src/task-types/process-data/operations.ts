@@ -10,9 +10,24 @@ import {
 import type { JsonRecord, JsonValue, SortKey } from './compare.ts';
 import type { Aggregate, FilterOperation, Operation, ProcessDataPayload } from './schema.ts';
 
-export { MAX_JSON_DEPTH, MAX_OPERATIONS, MAX_RECORDS, processDataPayloadSchema } from './schema.ts';
+export {
+  DEFAULT_INLINE_LIMIT_BYTES,
+  MAX_INLINE_LIMIT_BYTES,
+  MAX_JSON_DEPTH,
+  MAX_OPERATIONS,
+  MAX_RECORDS,
+  processDataPayloadSchema,
+  processDataTaskPayloadSchema,
+} from './schema.ts';
 export type { JsonRecord, JsonValue } from './compare.ts';
-export type { Aggregate, FilterOperation, Operation, ProcessDataPayload } from './schema.ts';
+export type {
+  Aggregate,
+  DataFormat,
+  FilterOperation,
+  Operation,
+  ProcessDataPayload,
+  ProcessDataTaskPayload,
+} from './schema.ts';
 
 /** Optional cancellation and progress reporting for {@link runOperations}. */
 export interface ProcessDataHooks {
@@ -22,7 +37,7 @@ export interface ProcessDataHooks {
   onProgress?: (processedOps: number, totalOps: number) => void;
 }
 
-/** The result of a PROCESS_DATA task. */
+/** The records a PROCESS_DATA run produced; a task returns this inline when it is small enough. */
 export interface ProcessDataResult {
   records: JsonRecord[];
   count: number;
@@ -54,7 +69,8 @@ function assertNever(value: never): never {
   throw new Error(`Unhandled operation: ${JSON.stringify(value)}`);
 }
 
-function buildPredicate(op: FilterOperation): (record: JsonRecord) => boolean {
+/** The test a `filter` operation applies to each record. */
+export function buildPredicate(op: FilterOperation): (record: JsonRecord) => boolean {
   const { field } = op;
   switch (op.operator) {
     case 'eq': {
@@ -136,7 +152,7 @@ function filterRecords(
  * Keeps the listed fields, in the listed order, dropping those the record lacks. Built with
  * `Object.fromEntries` so that a field named `__proto__` stays an ordinary key.
  */
-function project(record: JsonRecord, fields: readonly string[]): JsonRecord {
+export function project(record: JsonRecord, fields: readonly string[]): JsonRecord {
   const entries: [string, JsonValue][] = [];
   for (const field of fields) {
     const value = fieldOf(record, field);
@@ -145,7 +161,8 @@ function project(record: JsonRecord, fields: readonly string[]): JsonRecord {
   return Object.fromEntries(entries);
 }
 
-function renameFields(record: JsonRecord, renames: ReadonlyMap<string, string>): JsonRecord {
+/** Applies a `rename` operation's map (from → to) to one record; see docs/process-data.md. */
+export function renameFields(record: JsonRecord, renames: ReadonlyMap<string, string>): JsonRecord {
   // Renames apply simultaneously: a target that a present source moves onto is overwritten, but only sources the
   // record actually has take effect.
   const overwritten = new Set<string>();
@@ -162,18 +179,16 @@ function renameFields(record: JsonRecord, renames: ReadonlyMap<string, string>):
   return Object.fromEntries(entries);
 }
 
-function sortRecords(
-  records: readonly JsonRecord[],
-  by: readonly { field: string; order?: 'asc' | 'desc' | undefined }[],
-  signal?: AbortSignal,
-): JsonRecord[] {
+/** A `sort` key list: fields with their direction. */
+export type SortBy = readonly { field: string; order?: 'asc' | 'desc' | undefined }[];
+
+/**
+ * The comparison of `sort` over precomputed keys (see {@link sortKeysOf}): keys are computed once per record,
+ * because arrays and objects compare by canonical text, which is costly to rebuild at every comparison.
+ */
+export function sortComparator(by: SortBy): (a: readonly SortKey[], b: readonly SortKey[]) => number {
   const directions = by.map((key) => (key.order === 'desc' ? -1 : 1));
-  // Keys are computed once per record: arrays and objects compare by canonical text, which is costly to rebuild.
-  const decorated = mapRecords(records, signal, (record) => ({
-    record,
-    keys: by.map((key) => sortKey(fieldOf(record, key.field))),
-  }));
-  const compare = (a: readonly SortKey[], b: readonly SortKey[]): number => {
+  return (a, b) => {
     for (let i = 0; i < directions.length; i++) {
       const x = a[i];
       const y = b[i];
@@ -183,12 +198,23 @@ function sortRecords(
     }
     return 0;
   };
+}
+
+/** The sort keys of one record, in `by` order. */
+export function sortKeysOf(record: JsonRecord, by: SortBy): SortKey[] {
+  return by.map((key) => sortKey(fieldOf(record, key.field)));
+}
+
+function sortRecords(records: readonly JsonRecord[], by: SortBy, signal?: AbortSignal): JsonRecord[] {
+  const compare = sortComparator(by);
+  const decorated = mapRecords(records, signal, (record) => ({ record, keys: sortKeysOf(record, by) }));
   // Array.prototype.sort is stable (ES2019), which is what makes equal keys keep their input order.
   decorated.sort((a, b) => compare(a.keys, b.keys));
   return decorated.map((entry) => entry.record);
 }
 
-interface Accumulator {
+/** The running state of one `groupBy` aggregate within one group. */
+export interface Accumulator {
   add(record: JsonRecord): void;
   result(): JsonValue;
 }
@@ -219,7 +245,8 @@ function finiteOrNull(x: number): number | null {
   return Number.isFinite(x) ? x : null;
 }
 
-function createAccumulator(aggregate: Aggregate): Accumulator {
+/** A fresh accumulator for one aggregate of one group. */
+export function createAccumulator(aggregate: Aggregate): Accumulator {
   switch (aggregate.fn) {
     case 'count': {
       const { field } = aggregate;
@@ -276,6 +303,20 @@ function createAccumulator(aggregate: Aggregate): Accumulator {
   }
 }
 
+/** The output record of one group: the `by` values it was created with, then the aggregates in listed order. */
+export function groupOutput(
+  byValues: JsonRecord,
+  aggregates: readonly Aggregate[],
+  accumulators: readonly Accumulator[],
+): JsonRecord {
+  const entries = Object.entries(byValues);
+  aggregates.forEach((aggregate, index) => {
+    const accumulator = accumulators[index];
+    if (accumulator !== undefined) entries.push([aggregate.as, accumulator.result()]);
+  });
+  return Object.fromEntries(entries);
+}
+
 function groupRecords(
   records: readonly JsonRecord[],
   by: readonly string[],
@@ -283,7 +324,7 @@ function groupRecords(
   signal?: AbortSignal,
 ): JsonRecord[] {
   // A Map iterates in insertion order, which gives groups in order of first appearance.
-  const groups = new Map<string, { first: JsonRecord; accumulators: Accumulator[] }>();
+  const groups = new Map<string, { byValues: JsonRecord; accumulators: Accumulator[] }>();
   for (let i = 0; i < records.length; i++) {
     checkAbort(signal, i);
     const record = records[i];
@@ -291,19 +332,14 @@ function groupRecords(
     const key = fieldsKey(record, by);
     let group = groups.get(key);
     if (group === undefined) {
-      group = { first: record, accumulators: aggregates.map(createAccumulator) };
+      group = { byValues: project(record, by), accumulators: aggregates.map(createAccumulator) };
       groups.set(key, group);
     }
     for (const accumulator of group.accumulators) accumulator.add(record);
   }
   const out: JsonRecord[] = [];
-  for (const { first, accumulators } of groups.values()) {
-    const entries = Object.entries(project(first, by));
-    aggregates.forEach((aggregate, index) => {
-      const accumulator = accumulators[index];
-      if (accumulator !== undefined) entries.push([aggregate.as, accumulator.result()]);
-    });
-    out.push(Object.fromEntries(entries));
+  for (const { byValues, accumulators } of groups.values()) {
+    out.push(groupOutput(byValues, aggregates, accumulators));
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { blobKeyProblem } from '../../domain/blob-key.ts';
 import type { JsonRecord, JsonValue } from './compare.ts';
 
 /** Most records one payload may carry. */
@@ -7,8 +8,13 @@ export const MAX_RECORDS = 100_000;
 export const MAX_OPERATIONS = 50;
 /** Deepest nesting of arrays and objects accepted inside a record or a filter value. */
 export const MAX_JSON_DEPTH = 64;
+/** A result whose records take more JSON bytes than this goes to a blob unless `output.inlineLimitBytes` says. */
+export const DEFAULT_INLINE_LIMIT_BYTES = 65_536;
+/** Highest `output.inlineLimitBytes`: an inline result must stay well inside the task result limit. */
+export const MAX_INLINE_LIMIT_BYTES = 200_000;
 
-interface JsonProblem {
+/** Where `findJsonProblem` found something that is not JSON data, and what. */
+export interface JsonProblem {
   readonly path: (string | number)[];
   readonly message: string;
 }
@@ -29,7 +35,7 @@ function isPlainObject(value: object): boolean {
  * canonical text) far from the stack limit, whatever nesting `JSON.parse` accepted. `path` is a shared stack,
  * copied only when a problem is reported, because this runs over every value of up to 100k records.
  */
-function findJsonProblem(value: unknown, path: (string | number)[]): JsonProblem | undefined {
+export function findJsonProblem(value: unknown, path: (string | number)[]): JsonProblem | undefined {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return undefined;
   if (typeof value === 'number') {
     return Number.isFinite(value)
@@ -228,17 +234,97 @@ export const operationSchema = z.discriminatedUnion('op', [
 ]);
 
 /**
- * The PROCESS_DATA payload: `records` (plain JSON objects, at most {@link MAX_RECORDS}) and `operations` (at most
- * {@link MAX_OPERATIONS}, applied in order; omitted or empty means the records pass through). Unknown keys are
- * errors at every level. Parsing returns the caller's record objects, not copies.
+ * The inline form of the PROCESS_DATA payload, which {@link processData} runs: `records` (plain JSON objects, at
+ * most {@link MAX_RECORDS}) and `operations` (at most {@link MAX_OPERATIONS}, applied in order; omitted or empty
+ * means the records pass through). Unknown keys are errors at every level. Parsing returns the caller's record
+ * objects, not copies. The task accepts more: see {@link processDataTaskPayloadSchema}.
  */
 export const processDataPayloadSchema = z.strictObject({
   records: boundedArray(jsonRecordSchema, MAX_RECORDS, 'records'),
   operations: boundedArray(operationSchema, MAX_OPERATIONS, 'operations').optional(),
 });
 
-/** A validated PROCESS_DATA payload. */
+const blobKeySchema = z.string({ error: 'Expected a blob key (string)' }).superRefine((key, ctx) => {
+  const problem = blobKeyProblem(key);
+  if (problem) ctx.addIssue({ code: 'custom', message: `The blob key ${problem}`, input: key });
+});
+
+const formatSchema = z.enum(['json', 'ndjson', 'csv']);
+
+const csvOptionsSchema = z.strictObject({
+  delimiter: z
+    .string()
+    .length(1, 'delimiter must be a single character')
+    .refine((d) => d !== '"' && d !== '\r' && d !== '\n', 'delimiter must not be a quote or a line break')
+    .optional(),
+  header: z.boolean().optional(),
+  columns: fieldList.optional(),
+  cast: z.boolean().optional(),
+});
+
+const inputSchema = z
+  .strictObject({ key: blobKeySchema, format: formatSchema, csv: csvOptionsSchema.optional() })
+  .superRefine((input, ctx) => {
+    if (input.csv === undefined) return;
+    if (input.format !== 'csv') {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'csv options apply only to format "csv"',
+        path: ['csv'],
+        input,
+      });
+    } else if (input.csv.header === false && input.csv.columns === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'columns is required when header is false',
+        path: ['csv', 'columns'],
+        input: input.csv,
+      });
+    }
+  });
+
+const outputSchema = z.strictObject({
+  format: formatSchema,
+  inlineLimitBytes: z
+    .int({ error: 'inlineLimitBytes must be an integer' })
+    .min(0, 'inlineLimitBytes must not be negative')
+    .max(MAX_INLINE_LIMIT_BYTES, `inlineLimitBytes must be at most ${String(MAX_INLINE_LIMIT_BYTES)}`)
+    .optional(),
+});
+
+/**
+ * The PROCESS_DATA task payload: exactly one of `records` (inline, as in {@link processDataPayloadSchema}) or
+ * `input` (a blob in JSON, NDJSON or CSV), `operations`, and an optional `output` saying in which format a result
+ * too large to return inline is written to a blob. The semantics are in docs/process-data.md.
+ */
+export const processDataTaskPayloadSchema = z
+  .strictObject({
+    records: boundedArray(jsonRecordSchema, MAX_RECORDS, 'records').optional(),
+    input: inputSchema.optional(),
+    operations: boundedArray(operationSchema, MAX_OPERATIONS, 'operations').optional(),
+    output: outputSchema.optional(),
+  })
+  .superRefine((payload, ctx) => {
+    if ((payload.records === undefined) === (payload.input === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'Exactly one of records (inline JSON records) or input (a blob to read) is required',
+        path: payload.records === undefined ? [] : ['input'],
+        input: payload,
+      });
+    }
+  });
+
+/** A validated inline PROCESS_DATA payload. */
 export type ProcessDataPayload = z.infer<typeof processDataPayloadSchema>;
+/** A validated PROCESS_DATA task payload (inline records or a blob input). */
+export type ProcessDataTaskPayload = z.infer<typeof processDataTaskPayloadSchema>;
+/** Where a PROCESS_DATA task reads its records from when they are not inline. */
+export type ProcessDataInput = z.infer<typeof inputSchema>;
+/** CSV reading options. */
+export type CsvInputOptions = z.infer<typeof csvOptionsSchema>;
+/** A file format for input and output. */
+export type DataFormat = z.infer<typeof formatSchema>;
 /** One validated operation. */
 export type Operation = z.infer<typeof operationSchema>;
 /** A validated `filter` operation. */
