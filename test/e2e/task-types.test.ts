@@ -146,4 +146,31 @@ describe('the built-in task types end to end through GraphQL', () => {
     expect(body.errors?.[0]).toMatchObject({ errorType: 'ValidationError' });
     expect(String(body.errors?.[0]?.message)).toContain('give exactly one of "text" or "key"');
   });
+
+  it('runs a CSV pipeline from an uploaded file and writes the result as a CSV blob with its row count', async () => {
+    const rows = [
+      'name,country,age',
+      ...Array.from({ length: 3000 }, (_, i) => `p${i},${['UK', 'FR', 'DE'][i % 3]},${i % 90}`),
+    ];
+    const key = await upload('text/csv', 'people.csv', `${rows.join('\n')}\n`);
+
+    const task = await runTask('PROCESS_DATA', {
+      input: { key, format: 'csv', csv: { cast: true } },
+      operations: [
+        { op: 'filter', field: 'country', operator: 'eq', value: 'UK' },
+        { op: 'select', fields: ['name', 'age'] },
+      ],
+      output: { format: 'csv', inlineLimitBytes: 1024 },
+    });
+
+    expect(task.status).toBe('SUCCEEDED');
+    expect(JSON.parse(task.result!)).toMatchObject({ count: 1000 });
+    const [output] = task.outputs!;
+    expect(output!.key).toBe(`outputs/${task.id}/result.csv`);
+    const csv = await (await fetch(output!.url)).text();
+    const lines = csv.trim().split('\n');
+    expect(lines[0]).toBe('name,age');
+    expect(lines).toHaveLength(1001);
+    expect(lines[1]).toBe('p0,0');
+  });
 });
