@@ -47,7 +47,7 @@ async function upload(contentType: string, data: Buffer | string): Promise<strin
   const r = await fetch(createUploadUrl.url, {
     method: 'PUT',
     headers: { 'content-type': contentType },
-    body: data,
+    body: typeof data === 'string' ? data : new Uint8Array(data),
   });
   if (r.status !== 200) throw new Error(`upload failed: ${r.status}`);
   return createUploadUrl.key;
