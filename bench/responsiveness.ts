@@ -90,7 +90,13 @@ const started = Date.now();
 const idle = await probe(probeTask, () => Date.now() - started > 3000);
 
 const image = await sharp({
-  create: { width: 6000, height: 4000, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+  create: {
+    width: 6000,
+    height: 4000,
+    channels: 3,
+    background: '#000',
+    noise: { type: 'gaussian', mean: 128, sigma: 40 },
+  },
 })
   .jpeg({ quality: 90 })
   .toBuffer();
