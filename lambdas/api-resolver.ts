@@ -39,7 +39,10 @@ const queue = new SqsTaskQueue(tracer.captureAWSv3Client(new SQSClient({})), {
   deadLetterQueueUrl: config.DEAD_LETTER_QUEUE_URL,
 });
 const registry = new TaskTypeRegistry(BUILT_IN_TASK_TYPES);
-const blobs = new S3BlobStore(tracer.captureAWSv3Client(new S3Client({})), config.BLOB_BUCKET);
+const blobs = new S3BlobStore(
+  tracer.captureAWSv3Client(new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED' })),
+  config.BLOB_BUCKET,
+);
 
 export const handler = makeApiResolverHandler({
   submitTasks: makeSubmitTasks({ store, queue, registry, clock: systemClock, logger }),

@@ -48,7 +48,10 @@ const mail = emailIdentity
 
 export const handler = makeProcessTasksHandler({
   processDelivery: makeProcessDelivery({
-    blobs: new S3BlobStore(tracer.captureAWSv3Client(new S3Client({})), config.BLOB_BUCKET),
+    blobs: new S3BlobStore(
+      tracer.captureAWSv3Client(new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED' })),
+      config.BLOB_BUCKET,
+    ),
     store: new DynamoDbTaskStore(doc, config.TABLE_NAME),
     messages: new SqsTaskQueue(tracer.captureAWSv3Client(new SQSClient({})), {
       queueUrl: config.QUEUE_URL,

@@ -6,9 +6,16 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { ExecutionResult } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { LocalAppSync, LocalRequestContext } from '../appsync/local-appsync.ts';
 import { formatAppSyncError } from '../appsync/error-format.ts';
+import {
+  awsJsonVariableErrors,
+  checkRequest,
+  parseWithLimits,
+  requestLimitRules,
+  type RequestLimits,
+} from '../appsync/request-limits.ts';
 import { LIMITS } from '../domain/limits.ts';
 import type { Logger } from '../domain/task-type.ts';
 import type { FsBlobStore } from '../adapters/local/fs-blob-store.ts';
@@ -112,7 +119,7 @@ class PayloadTooLarge extends Error {
  * The local twin of presigned S3 URLs: PUT stores the body under the signed key if the signature,
  * expiry, Content-Type and size check out; GET streams it back.
  */
-async function serveBlob(
+export async function serveBlob(
   blobs: FsBlobStore,
   req: IncomingMessage,
   res: ServerResponse,
@@ -184,6 +191,49 @@ function formatResult(result: ExecutionResult): Record<string, unknown> {
   return { ...result, errors: result.errors.map(formatAppSyncError) };
 }
 
+const REQUEST_LIMITS: RequestLimits = {
+  maxQueryDepth: LIMITS.maxQueryDepth,
+  maxAliases: LIMITS.maxAliases,
+  maxTokens: LIMITS.maxTokens,
+  maxDocumentNesting: LIMITS.maxDocumentNesting,
+  maxJsonDepth: LIMITS.maxJsonDepth,
+};
+
+/** yoga's own refusals of the HTTP request itself (not JSON, no query string, wrong method). */
+function malformedRequestStatus(error: unknown): number | undefined {
+  if (!(error instanceof GraphQLError) || error.extensions['code'] !== 'BAD_REQUEST') return undefined;
+  const http = error.extensions['http'] as { status?: number } | undefined;
+  return http?.status ?? 400;
+}
+
+/**
+ * An HTTP result as AppSync answers it: a malformed request is HTTP 400 with MalformedHttpRequestException;
+ * every GraphQL error (syntax, validation, limits, resolvers) is HTTP 200 with `data: null` when nothing
+ * ran. The errors are plain objects after formatting, so the status is set here, through yoga's
+ * `extensions.http` (which yoga strips from the body); otherwise yoga would call them unexpected, a 500.
+ */
+function appSyncHttpResult(result: ExecutionResult): Record<string, unknown> {
+  const errors = result.errors ?? [];
+  const status = errors.map(malformedRequestStatus).find((s) => s !== undefined);
+  if (status !== undefined) {
+    const errorType = 'MalformedHttpRequestException';
+    return {
+      errors: errors.map((error) => ({ errorType, message: error.message })),
+      extensions: { http: { status, headers: { 'x-amzn-ErrorType': errorType } } },
+    };
+  }
+  return { data: null, ...formatResult({ ...result, errors: errors.map(explainOperationChoice) }) };
+}
+
+/** yoga's "Could not determine what operation to execute." says what, not what to do about it. */
+function explainOperationChoice(error: GraphQLError): GraphQLError {
+  if (error.extensions['code'] !== 'OPERATION_RESOLUTION_FAILURE') return error;
+  return new GraphQLError(
+    `${error.message} Send operationName with the name of one operation in the document.`,
+    { extensions: { errorType: 'ValidationError' } },
+  );
+}
+
 /**
  * The local GraphQL endpoint: POST /graphql (and GraphQL over SSE) through graphql-yoga, WebSocket
  * subscriptions on the same path with the graphql-transport-ws protocol, GraphiQL served from the
@@ -198,9 +248,46 @@ export async function startServer(
   const appsyncErrors: Plugin = {
     onResultProcess({ result, setResult }) {
       if (!Array.isArray(result) && result && typeof result === 'object' && 'errors' in result) {
-        setResult(formatResult(result as ExecutionResult));
+        setResult(appSyncHttpResult(result as ExecutionResult));
       }
     },
+  };
+
+  // The request limits (src/domain/limits.ts) on yoga's path: size before parsing, depth, aliases and
+  // inline AWSJSON while validating, AWSJSON variables before execution. WebSocket: onSubscribe below.
+  const limitRules = requestLimitRules(REQUEST_LIMITS);
+  const refuseDeepJsonVariables = ({
+    args,
+    setResultAndStopExecution,
+  }: {
+    args: {
+      schema: GraphQLSchema;
+      document: DocumentNode;
+      operationName?: string | null;
+      variableValues?: unknown;
+    };
+    setResultAndStopExecution: (result: ExecutionResult) => void;
+  }): void => {
+    const errors = awsJsonVariableErrors(
+      args.schema,
+      args.document,
+      args.operationName,
+      args.variableValues as Record<string, unknown> | null | undefined,
+      REQUEST_LIMITS.maxJsonDepth,
+    );
+    if (errors.length > 0) setResultAndStopExecution({ errors });
+  };
+  const requestLimits: Plugin = {
+    onParse({ setParseFn }) {
+      setParseFn((source) =>
+        parseWithLimits(typeof source === 'string' ? source : source.body, REQUEST_LIMITS),
+      );
+    },
+    onValidate({ addValidationRule }) {
+      for (const rule of limitRules) addValidationRule(rule);
+    },
+    onExecute: refuseDeepJsonVariables,
+    onSubscribe: refuseDeepJsonVariables,
   };
 
   const yoga = createYoga<Record<string, never>, LocalRequestContext>({
@@ -209,7 +296,7 @@ export async function startServer(
     landingPage: false,
     maskedErrors: false,
     logging: false,
-    plugins: [appsyncErrors],
+    plugins: [requestLimits, appsyncErrors],
     context: ({ request }) => ({
       auth: { mode: 'API_KEY' },
       headers: Object.fromEntries(request.headers.entries()),
@@ -313,6 +400,16 @@ export async function startServer(
           ),
         ),
       }),
+      onSubscribe: (_ctx, _id, payload) => {
+        const checked = checkRequest(appsync.schema, payload, REQUEST_LIMITS, limitRules);
+        if ('errors' in checked) return checked.errors;
+        return {
+          schema: appsync.schema,
+          document: checked.document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+        };
+      },
       onNext: (_ctx, _id, _payload, _args, result) =>
         formatResult(result as ExecutionResult) as ExecutionResult,
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatAppSyncError(e)) as never,

@@ -55,7 +55,10 @@ export class FsBlobStore implements BlobStore {
     if (problem) throw new Error(`Invalid blob key "${key}": ${problem}`);
     const path = resolve(this.root, key);
     const rel = relative(this.root, path);
-    if (rel.startsWith('..') || rel.split(sep)[0] === '.tmp') throw new Error(`Invalid blob key "${key}"`);
+    // .tmp (unfinished writes) and .meta (content types) belong to the store, not to keys.
+    if (rel.startsWith('..') || ['.tmp', '.meta'].includes(rel.split(sep)[0]!)) {
+      throw new Error(`Invalid blob key "${key}"`);
+    }
     return path;
   }
 
@@ -67,6 +70,11 @@ export class FsBlobStore implements BlobStore {
     const path = this.#path(key);
     try {
       const handle = await open(path, 'r');
+      // A folder (the parent of other keys) is not a blob, as on S3.
+      if (!(await handle.stat()).isFile()) {
+        await handle.close();
+        throw new BlobNotFoundError(key);
+      }
       return handle.createReadStream();
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new BlobNotFoundError(key);
@@ -89,9 +97,13 @@ export class FsBlobStore implements BlobStore {
       await handle.sync();
       await handle.close();
       mkdirSync(dirname(path), { recursive: true });
-      mkdirSync(dirname(this.#metaPath(key)), { recursive: true });
-      await writeFile(this.#metaPath(key), JSON.stringify({ contentType: options.contentType }));
       await rename(temp, path);
+      // The type is written after the bytes, atomically too; a crash between the two leaves the new
+      // bytes with the previous type (or none), never a half-written file.
+      const metaTemp = join(this.root, '.tmp', randomUUID());
+      await writeFile(metaTemp, JSON.stringify({ contentType: options.contentType }));
+      mkdirSync(dirname(this.#metaPath(key)), { recursive: true });
+      await rename(metaTemp, this.#metaPath(key));
     } catch (error) {
       await rm(temp, { force: true });
       throw error;
@@ -103,7 +115,9 @@ export class FsBlobStore implements BlobStore {
   async head(key: string): Promise<BlobInfo | null> {
     const path = this.#path(key);
     try {
-      const { size } = await stat(path);
+      const info = await stat(path);
+      if (!info.isFile()) return null;
+      const size = info.size;
       let contentType: string | null = null;
       try {
         contentType =

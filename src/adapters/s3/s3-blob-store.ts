@@ -15,7 +15,9 @@ function isNotFound(error: unknown): boolean {
  * stream the object body, URLs are presigned. Where it differs: a presigned PUT cannot cap the body
  * size (only a presigned POST policy can), so `maxBytes` is enforced where blobs are used: task
  * types check `head().bytes` before they read. Presigned URLs signed with a Lambda's temporary
- * credentials stop working when those credentials expire, whichever comes first.
+ * credentials stop working when those credentials expire, whichever comes first. Build the client
+ * with `requestChecksumCalculation: 'WHEN_REQUIRED'`: otherwise the SDK signs an empty-body CRC32
+ * into upload URLs, which some S3-compatible stores reject for every real body.
  */
 export class S3BlobStore implements BlobStore {
   readonly #s3: S3Client;
