@@ -101,7 +101,7 @@ export function documentSizeError(source: string, limits: RequestLimits): GraphQ
   return undefined;
 }
 
-/** `parse` behind the size checks. Throws a GraphQLError: QueryTooComplexError, or graphql-js' syntax error. */
+/** `parse` behind the size checks. Throws a GraphQLError: QueryTooComplexError, or a syntax error. */
 export function parseWithLimits(source: string, limits: RequestLimits): DocumentNode {
   const refused = documentSizeError(source, limits);
   if (refused) throw refused;
@@ -260,7 +260,7 @@ function awsJsonLiteralDepthRule(max: number): ValidationRule {
   };
 }
 
-/** The validation rules the limits add to graphql-js' own (each named, as yoga's validation cache keys by name). */
+/** The rules the limits add to graphql-js' own; each is named, as yoga's validation cache keys by name. */
 export function requestLimitRules(limits: RequestLimits): ValidationRule[] {
   return [
     maxQueryDepthRule(limits.maxQueryDepth),

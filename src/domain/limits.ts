@@ -11,8 +11,10 @@
  * `src/appsync/request-limits.ts`). AppSync's own, for comparison
  * (https://docs.aws.amazon.com/appsync/latest/devguide/configuration-limits.html): a query depth limit,
  * off by default and configurable from 1 to 75 levels, and a resolver count limit of 1 to 10,000
- * resolver runs per request (10,000 by default). Every limit here is at least as strict as what AppSync
- * does by default, so a request the local runtime accepts is one AppSync accepts too.
+ * resolver runs per request (10,000 by default). AppSync documents no alias, token or JSON depth limit;
+ * the ones below are stricter than anything AppSync does by default, so a request the local runtime
+ * accepts is one AppSync accepts too. Refusals are `QueryTooComplexError` (the query's shape or size)
+ * or `ValidationError` (an AWSJSON value nested too deep), each naming the limit and what to change.
  */
 export const LIMITS = Object.freeze({
   maxPayloadBytes: 256 * 1024,
@@ -54,7 +56,7 @@ export const LIMITS = Object.freeze({
    * Lexical tokens (names, punctuation, values; comments excluded) one document may have, checked
    * before it is parsed, so a huge document costs a linear scan and no syntax tree. graphql-java, which
    * AppSync runs, stops at 15,000 by default; the largest documents this API needs are far smaller
-   * (GraphiQL's introspection query has about 200, a 25-task submitTasks with inline inputs about 500),
+   * (GraphiQL's introspection query has about 200, a 25-task submitTasks with every field inline about 550),
    * so 5,000 leaves ten times the room.
    */
   maxTokens: 5000,

@@ -191,13 +191,7 @@ function formatResult(result: ExecutionResult): Record<string, unknown> {
   return { ...result, errors: result.errors.map(formatAppSyncError) };
 }
 
-const REQUEST_LIMITS: RequestLimits = {
-  maxQueryDepth: LIMITS.maxQueryDepth,
-  maxAliases: LIMITS.maxAliases,
-  maxTokens: LIMITS.maxTokens,
-  maxDocumentNesting: LIMITS.maxDocumentNesting,
-  maxJsonDepth: LIMITS.maxJsonDepth,
-};
+const REQUEST_LIMITS: RequestLimits = LIMITS;
 
 /** yoga's own refusals of the HTTP request itself (not JSON, no query string, wrong method). */
 function malformedRequestStatus(error: unknown): number | undefined {
