@@ -1,0 +1,322 @@
+// The queue engine against BullMQ, in one run on one machine.
+//
+// Ours: the local runtime's engine without HTTP — the submit use case over the SQLite store and
+// queue (group commit), processor worker threads running the process-tasks handler (the defaults of
+// `npm start`: 1 thread, concurrency 64), and the change feed publishing every change. Tasks are
+// no-op PROCESS_DATA tasks (`records: []`).
+// BullMQ: a Queue with addBulk, a Worker at concurrency 100 with a no-op processor, QueueEvents for
+// completion, on a redis-server this script starts with appendonly yes / appendfsync everysec.
+//
+// Measured for each, interleaved, 3 times: enqueue rate (batches of 25 / addBulk of 25), processing
+// rate (drain of the enqueued backlog), and latency from enqueue to completion at a steady 1,000/s.
+// Prints medians with min–max and the ratio ours/BullMQ; writes bench/results/<date>-engine.json.
+//   node bench/engine.ts [--tasks 20000] [--rounds 3] [--durability normal|full]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker as ThreadWorker } from 'node:worker_threads';
+import { parseArgs } from 'node:util';
+import { DatabaseSync } from 'node:sqlite';
+import { makeConsoleLogger } from '../src/adapters/local/console-logger.ts';
+import { SqliteChangeFeed } from '../src/adapters/sqlite/sqlite-change-feed.ts';
+import { SqliteDatabase } from '../src/adapters/sqlite/sqlite-database.ts';
+import { SqliteTaskQueue } from '../src/adapters/sqlite/sqlite-task-queue.ts';
+import { SqliteTaskStore } from '../src/adapters/sqlite/sqlite-task-store.ts';
+import { loadLocalConfig } from '../src/config/local-config.ts';
+import type { TaskUpdate } from '../src/domain/task.ts';
+import { TaskTypeRegistry } from '../src/domain/task-type-registry.ts';
+import { makePublishUpdatesHandler } from '../src/handlers/publish-updates.ts';
+import { ChangeFeedPump } from '../src/local/change-feed-pump.ts';
+import { systemClock } from '../src/ports/clock.ts';
+import { BUILT_IN_TASK_TYPES } from '../src/task-types/built-in.ts';
+import { makeSubmitTasks } from '../src/use-cases/submit-tasks.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    tasks: { type: 'string', default: '20000' },
+    rounds: { type: 'string', default: '3' },
+    durability: { type: 'string', default: 'normal' },
+    'latency-seconds': { type: 'string', default: '10' },
+    'only-ours': { type: 'boolean', default: false },
+  },
+});
+const TASKS = Number(args.tasks);
+const ROUNDS = Number(args.rounds);
+const RATE = 1000;
+const LATENCY_SECONDS = Number(args['latency-seconds']);
+const BATCH = 25;
+const NOOP = { type: 'PROCESS_DATA', payload: { records: [] } };
+
+const silent = makeConsoleLogger('silent');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Measurement {
+  enqueuePerSecond: number;
+  processPerSecond: number;
+  latencyMs: { p50: number; p99: number; max: number; count: number };
+}
+
+function percentiles(values: number[]): Measurement['latencyMs'] {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? NaN, count: sorted.length };
+}
+
+/** Offers `rate` tasks per second for `seconds`, in 10 ms ticks, calling `send(n)` each tick. */
+async function offer(rate: number, seconds: number, send: (n: number) => Promise<void>): Promise<void> {
+  const start = performance.now();
+  let sent = 0;
+  const total = rate * seconds;
+  const pending: Promise<void>[] = [];
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+    if (due > sent) {
+      const n = due - sent;
+      sent = due;
+      pending.push(send(n));
+    }
+    await sleep(5);
+  }
+  await Promise.all(pending);
+}
+
+// ---- Ours ----------------------------------------------------------------------------------------
+
+async function runOurs(): Promise<Measurement> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tq-engine-'));
+  const config = loadLocalConfig({ DATA_DIR: dataDir, LOG_LEVEL: process.env['BENCH_DEBUG'] ? 'warn' : 'silent', DURABILITY: args.durability });
+  const databasePath = join(dataDir, 'tasks.db');
+  if (process.env['BENCH_DEBUG']) process.stderr.write(`${dataDir} `);
+  const db = new SqliteDatabase(databasePath, { durability: config.DURABILITY });
+  const store = new SqliteTaskStore(db);
+  const queue = new SqliteTaskQueue(db, systemClock, { maxReceiveCount: config.MAX_RECEIVE_COUNT });
+  const submit = makeSubmitTasks({
+    store,
+    queue,
+    registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
+    clock: systemClock,
+    logger: silent,
+  });
+  const submittedAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let succeeded = 0;
+  const pump = new ChangeFeedPump({
+    feed: new SqliteChangeFeed(db),
+    logger: silent,
+    handler: makePublishUpdatesHandler({
+      logger: silent,
+      publisher: {
+        publish: async (update: TaskUpdate) => {
+          if (update.status !== 'SUCCEEDED') return;
+          succeeded += 1;
+          const at = submittedAt.get(update.id);
+          if (at !== undefined) latencies.push(performance.now() - at);
+        },
+      },
+    }),
+  });
+  db.onCommit(() => pump.poke());
+
+  const workers: ThreadWorker[] = [];
+  const startWorkers = async () => {
+    for (let i = 0; i < config.WORKER_THREADS; i++) {
+      const worker = new ThreadWorker(new URL('../src/local/processor-worker.ts', import.meta.url), {
+        workerData: { config, databasePath, dataDir, name: `processor-${i + 1}` },
+      });
+      worker.on('message', (m: { type: string }) => m.type === 'committed' && pump.poke());
+      await new Promise<void>((resolve) => worker.on('message', (m: { type: string }) => m.type === 'ready' && resolve()));
+      workers.push(worker);
+    }
+    queue.onSent(() => workers.forEach((w) => w.postMessage({ type: 'wake' })));
+  };
+  const send = async (n: number, track: boolean) => {
+    const requests = Array.from({ length: n }, () => NOOP);
+    for (let i = 0; i < requests.length; i += BATCH) {
+      const chunk = requests.slice(i, i + BATCH);
+      const t0 = performance.now();
+      const tasks = await submit(chunk, 'inputs', (j) => `inputs[${j}]`);
+      if (track) for (const t of tasks) submittedAt.set(t.id, t0);
+    }
+  };
+
+  // Enqueue: the backlog, with no processor running, 64 concurrent callers of submitTasks.
+  const t0 = performance.now();
+  const callers = 64;
+  await Promise.all(
+    Array.from({ length: callers }, (_, c) =>
+      send(Math.floor(TASKS / callers) + (c < TASKS % callers ? 1 : 0), false),
+    ),
+  );
+  const enqueueSeconds = (performance.now() - t0) / 1000;
+  if (process.env['BENCH_DEBUG']) process.stderr.write(`enqueued in ${enqueueSeconds}s; `);
+
+  // Processing: drain the backlog.
+  const t1 = performance.now();
+  await startWorkers();
+  if (process.env['BENCH_DEBUG']) process.stderr.write('workers started; ');
+  while (succeeded < TASKS) {
+    await sleep(10);
+    if (process.env['BENCH_DEBUG'] && Math.random() < 0.01) process.stderr.write(`[${succeeded}] `);
+  }
+  const processSeconds = (performance.now() - t1) / 1000;
+
+  // Latency at a steady offered load.
+  succeeded = 0;
+  await offer(RATE, LATENCY_SECONDS, (n) => send(n, true));
+  while (succeeded < RATE * LATENCY_SECONDS) await sleep(10);
+
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          w.on('message', (m: { type: string }) => {
+            if (m.type === 'stopped') void w.terminate().then(() => resolve());
+          });
+          w.postMessage({ type: 'stop', graceMs: 1000 });
+        }),
+    ),
+  );
+  await pump.stop();
+  db.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  return {
+    enqueuePerSecond: TASKS / enqueueSeconds,
+    processPerSecond: TASKS / processSeconds,
+    latencyMs: percentiles(latencies),
+  };
+}
+
+// ---- BullMQ ----------------------------------------------------------------------------------------
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis(): Promise<{ port: number; process: ChildProcess; dir: string; version: string }> {
+  const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (found.error || found.status !== 0) {
+    throw new Error('redis-server is not installed; install it with `apt-get install redis-server`, then run again.');
+  }
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'tq-redis-'));
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
+    { stdio: 'ignore' },
+  );
+  for (let i = 0; i < 100; i++) {
+    const ping = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' });
+    if (ping.stdout?.trim() === 'PONG') break;
+    await sleep(50);
+  }
+  return { port, process: child, dir, version: /v=(\S+)/.exec(found.stdout)?.[1] ?? 'unknown' };
+}
+
+async function runBull(port: number, round: number): Promise<Measurement> {
+  const { Queue, Worker, QueueEvents } = await import('bullmq');
+  const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
+  const name = `bench-${round}-${Date.now()}`;
+  const q = new Queue(name, { connection });
+  const events = new QueueEvents(name, { connection });
+  await events.waitUntilReady();
+  const addedAt = new Map<string, number>();
+  const latencies: number[] = [];
+  let completed = 0;
+  events.on('completed', ({ jobId }) => {
+    completed += 1;
+    const at = addedAt.get(jobId);
+    if (at !== undefined) latencies.push(performance.now() - at);
+  });
+  const add = async (n: number, track: boolean) => {
+    for (let i = 0; i < n; i += BATCH) {
+      const count = Math.min(BATCH, n - i);
+      const t0 = performance.now();
+      const jobs = await q.addBulk(Array.from({ length: count }, () => ({ name: 'noop', data: { records: [] } })));
+      if (track) for (const j of jobs) addedAt.set(j.id!, t0);
+    }
+  };
+
+  const t0 = performance.now();
+  const callers = 64;
+  await Promise.all(
+    Array.from({ length: callers }, (_, c) => add(Math.floor(TASKS / callers) + (c < TASKS % callers ? 1 : 0), false)),
+  );
+  const enqueueSeconds = (performance.now() - t0) / 1000;
+
+  const t1 = performance.now();
+  const worker = new Worker(name, async () => ({ records: [], count: 0 }), { connection, concurrency: 100 });
+  while (completed < TASKS) await sleep(10);
+  const processSeconds = (performance.now() - t1) / 1000;
+
+  completed = 0;
+  await offer(RATE, LATENCY_SECONDS, (n) => add(n, true));
+  while (completed < RATE * LATENCY_SECONDS) await sleep(10);
+
+  await worker.close();
+  await events.close();
+  await q.obliterate({ force: true });
+  await q.close();
+  return {
+    enqueuePerSecond: TASKS / enqueueSeconds,
+    processPerSecond: TASKS / processSeconds,
+    latencyMs: percentiles(latencies),
+  };
+}
+
+// ---- Run -------------------------------------------------------------------------------------------
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (xs: number[], digits = 0) =>
+  `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+
+const redis = await startRedis();
+const ours: Measurement[] = [];
+const bull: Measurement[] = [];
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    process.stderr.write(`round ${round + 1}/${ROUNDS}: ours… `);
+    ours.push(await runOurs());
+    if (args['only-ours']) {
+      process.stderr.write('(BullMQ skipped) ');
+      bull.push(ours.at(-1)!);
+    } else {
+      process.stderr.write('BullMQ… ');
+      bull.push(await runBull(redis.port, round));
+    }
+    process.stderr.write('done\n');
+  }
+} finally {
+  redis.process.kill('SIGTERM');
+  await sleep(200);
+  rmSync(redis.dir, { recursive: true, force: true });
+}
+
+const rows = [
+  ['enqueue (tasks/s)', ours.map((m) => m.enqueuePerSecond), bull.map((m) => m.enqueuePerSecond), 'higher'],
+  ['processing (tasks/s)', ours.map((m) => m.processPerSecond), bull.map((m) => m.processPerSecond), 'higher'],
+  ['latency p50 at 1,000/s (ms)', ours.map((m) => m.latencyMs.p50), bull.map((m) => m.latencyMs.p50), 'lower'],
+  ['latency p99 at 1,000/s (ms)', ours.map((m) => m.latencyMs.p99), bull.map((m) => m.latencyMs.p99), 'lower'],
+  ['latency max at 1,000/s (ms)', ours.map((m) => m.latencyMs.max), bull.map((m) => m.latencyMs.max), 'lower'],
+] as const;
+const sqliteVersion = (new DatabaseSync(':memory:').prepare('select sqlite_version() as v').get() as { v: string }).v;
+const machine = `${cpus().length} cores, Node ${process.version}, SQLite ${sqliteVersion}, Redis ${redis.version}, BullMQ ${(await import('bullmq/package.json', { with: { type: 'json' } })).default.version}`;
+console.log(`\nEngine: ${TASKS} no-op tasks per round, ${ROUNDS} rounds interleaved, durability=${args.durability}; ${machine}`);
+console.log('| measurement | ours: median (min–max) | BullMQ: median (min–max) | ours / BullMQ |');
+console.log('| --- | ---: | ---: | ---: |');
+for (const [label, a, b] of rows) {
+  const digits = label.startsWith('latency') ? 1 : 0;
+  console.log(`| ${label} | ${fmt([...a], digits)} | ${fmt([...b], digits)} | ${(median([...a]) / median([...b])).toFixed(2)} |`);
+}
+mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
+const file = join(import.meta.dirname, 'results', `${new Date().toISOString().slice(0, 10)}-engine-${args.durability}.json`);
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine, tasks: TASKS, rounds: ROUNDS, durability: args.durability, ours, bullmq: bull }, null, 2));
+console.log(`\nwritten to ${file}`);
+process.exit(0);
