@@ -177,26 +177,28 @@ export class SqliteDatabase {
     this.#pending = [];
     if (batch.length === 0) return;
     const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    // Transaction statements are prepared once: parsing them for every write cost more than the writes.
+    const tx = this.statement.bind(this);
     try {
-      this.db.exec('BEGIN IMMEDIATE');
+      tx('BEGIN IMMEDIATE').run();
     } catch (error) {
       for (const write of batch) write.reject(error);
       return;
     }
     for (const write of batch) {
-      this.db.exec('SAVEPOINT w');
+      tx('SAVEPOINT w').run();
       try {
         const value = write.run();
-        this.db.exec('RELEASE w');
+        tx('RELEASE w').run();
         outcomes.push({ ok: true, value });
       } catch (error) {
-        this.db.exec('ROLLBACK TO w');
-        this.db.exec('RELEASE w');
+        tx('ROLLBACK TO w').run();
+        tx('RELEASE w').run();
         outcomes.push({ ok: false, error });
       }
     }
     try {
-      this.db.exec('COMMIT');
+      tx('COMMIT').run();
     } catch (error) {
       try {
         this.db.exec('ROLLBACK');

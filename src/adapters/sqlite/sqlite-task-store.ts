@@ -133,11 +133,22 @@ export class SqliteTaskStore implements TaskStore {
       }
       const next: Task = { ...current, ...patch, version: current.version + 1, updatedAt: now };
       const doc = JSON.stringify(next);
-      this.#db
-        .statement(
-          'UPDATE tasks SET status = ?, run_at_ms = ?, expires_ms = ?, version = ?, doc = ? WHERE id = ?',
-        )
-        .run(next.status, Date.parse(next.runAt), ms(next.expiresAt), next.version, doc, id);
+      // Only the indexed columns that changed are set, so SQLite leaves the other indexes alone.
+      const sets = ['version = ?', 'doc = ?'];
+      const values: Array<string | number | null> = [next.version, doc];
+      if (next.status !== current.status) {
+        sets.push('status = ?');
+        values.push(next.status);
+      }
+      if (next.runAt !== current.runAt) {
+        sets.push('run_at_ms = ?');
+        values.push(Date.parse(next.runAt));
+      }
+      if (next.expiresAt !== current.expiresAt) {
+        sets.push('expires_ms = ?');
+        values.push(ms(next.expiresAt));
+      }
+      this.#db.statement(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
       this.#recordChange(next, 'MODIFY', doc);
       return next;
     });
