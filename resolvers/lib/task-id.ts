@@ -1,2 +1,2 @@
-/** Task ids are lowercase UUIDs (util.autoId and crypto.randomUUID both make them). */
-export const TASK_ID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+// One definition of a task id for the resolvers and the Lambda; esbuild bundles the constant in.
+export { TASK_ID_PATTERN } from '../../src/domain/task-id.ts';

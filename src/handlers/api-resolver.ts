@@ -1,4 +1,5 @@
 import { ValidationError } from '../domain/errors.ts';
+import { isTaskId } from '../domain/task-id.ts';
 import type { Logger } from '../domain/task-type.ts';
 import type { SubmitTaskRequest } from '../use-cases/submit-tasks.ts';
 import type { makeSubmitTasks } from '../use-cases/submit-tasks.ts';
@@ -35,6 +36,14 @@ function stringArg(args: Record<string, unknown>, name: string): string {
   return value;
 }
 
+/** The same check Query.task's resolver makes, so every field answers a malformed id alike. */
+function taskIdArg(args: Record<string, unknown>): string {
+  const id = stringArg(args, 'id');
+  if (!isTaskId(id))
+    throw ValidationError.single('id', `"${id.slice(0, 100)}" is not a task id (a lowercase UUID)`);
+  return id;
+}
+
 /**
  * The resolver Lambda: one function behind the mutations and the queries that need more than a
  * DynamoDB request. It maps the AppSync field to a use case and every outcome to an envelope.
@@ -56,9 +65,9 @@ export function makeApiResolverHandler(deps: ApiResolverDeps) {
       if (!Array.isArray(inputs)) throw ValidationError.single('inputs', 'must be a list');
       return deps.submitTasks(inputs as SubmitTaskRequest[], 'inputs', (i) => `inputs[${i}]`);
     },
-    'Mutation.cancelTask': (args) => deps.cancelTask(stringArg(args, 'id')),
-    'Mutation.retryTask': (args) => deps.retryTask(stringArg(args, 'id')),
-    'Query.task': (args) => deps.getTask(stringArg(args, 'id')),
+    'Mutation.cancelTask': (args) => deps.cancelTask(taskIdArg(args)),
+    'Mutation.retryTask': (args) => deps.retryTask(taskIdArg(args)),
+    'Query.task': (args) => deps.getTask(taskIdArg(args)),
     'Query.tasks': (args) =>
       deps.listTasks(
         args['filter'] as TaskFilter | null,

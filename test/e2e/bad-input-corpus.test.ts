@@ -864,8 +864,8 @@ const ids: Case[] = [
   {
     name: 'cancelTask of a malformed id',
     send: gql('mutation { cancelTask(id: "../x") { id } }'),
-    errorType: 'NotFoundError',
-    message: /No task with id "\.\.\/x" exists/,
+    errorType: 'ValidationError',
+    message: /id: "\.\.\/x" is not a task id/,
   },
   {
     name: 'cancelTask of an empty id',
@@ -882,8 +882,8 @@ const ids: Case[] = [
   {
     name: 'retryTask of a malformed id',
     send: gql('mutation { retryTask(id: "not-a-uuid") { id } }'),
-    errorType: 'NotFoundError',
-    message: /No task with id "not-a-uuid" exists/,
+    errorType: 'ValidationError',
+    message: /id: "not-a-uuid" is not a task id/,
   },
   {
     name: 'a nextToken that is not one',
