@@ -17,6 +17,7 @@ import { TASK_INDEXES } from '../src/adapters/dynamodb/task-item.ts';
 import { APPSYNC_ESBUILD_OPTIONS } from '../src/appsync/js-runtime/bundle.ts';
 import { FIELD_RESOLVERS, type DataSourceName } from '../src/appsync/resolver-config.ts';
 import { ALL_STATUSES } from '../src/domain/task-status.ts';
+import { LIMITS } from '../src/domain/limits.ts';
 
 export const REPO_ROOT = join(import.meta.dirname, '..');
 
@@ -187,6 +188,8 @@ export class TaskQueueApi extends Construct {
         retention: logs.RetentionDays.ONE_MONTH,
       },
       xrayEnabled: true,
+      // The same depth limit the local runtime enforces (src/domain/limits.ts).
+      queryDepthLimit: LIMITS.maxQueryDepth,
     });
 
     // With a log config CDK sets the API log group's retention through its LogRetention function.

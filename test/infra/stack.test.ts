@@ -38,6 +38,7 @@ describe('the CDK stack', () => {
       AdditionalAuthenticationProviders: [{ AuthenticationType: 'AWS_IAM' }],
       LogConfig: Match.objectLike({ FieldLogLevel: 'ERROR' }),
       XrayEnabled: true,
+      QueryDepthLimit: 20,
     });
     const [schema] = resources('AWS::AppSync::GraphQLSchema');
     expect(schema!.Properties['Definition']).toBe(readFileSync('schema.graphql', 'utf8'));
