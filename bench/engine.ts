@@ -86,7 +86,11 @@ async function offer(rate: number, seconds: number, send: (n: number) => Promise
 
 async function runOurs(): Promise<Measurement> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tq-engine-'));
-  const config = loadLocalConfig({ DATA_DIR: dataDir, LOG_LEVEL: process.env['BENCH_DEBUG'] ? 'warn' : 'silent', DURABILITY: args.durability });
+  const config = loadLocalConfig({
+    DATA_DIR: dataDir,
+    LOG_LEVEL: process.env['BENCH_DEBUG'] ? 'warn' : 'silent',
+    DURABILITY: args.durability,
+  });
   const databasePath = join(dataDir, 'tasks.db');
   if (process.env['BENCH_DEBUG']) process.stderr.write(`${dataDir} `);
   const db = new SqliteDatabase(databasePath, { durability: config.DURABILITY });
@@ -126,7 +130,9 @@ async function runOurs(): Promise<Measurement> {
         workerData: { config, databasePath, dataDir, name: `processor-${i + 1}` },
       });
       worker.on('message', (m: { type: string }) => m.type === 'committed' && pump.poke());
-      await new Promise<void>((resolve) => worker.on('message', (m: { type: string }) => m.type === 'ready' && resolve()));
+      await new Promise<void>((resolve) =>
+        worker.on('message', (m: { type: string }) => m.type === 'ready' && resolve()),
+      );
       workers.push(worker);
     }
     queue.onSent(() => workers.forEach((w) => w.postMessage({ type: 'wake' })));
@@ -203,13 +209,28 @@ function freePort(): Promise<number> {
 async function startRedis(): Promise<{ port: number; process: ChildProcess; dir: string; version: string }> {
   const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (found.error || found.status !== 0) {
-    throw new Error('redis-server is not installed; install it with `apt-get install redis-server`, then run again.');
+    throw new Error(
+      'redis-server is not installed; install it with `apt-get install redis-server`, then run again.',
+    );
   }
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'tq-redis-'));
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+    ],
     { stdio: 'ignore' },
   );
   for (let i = 0; i < 100; i++) {
@@ -239,7 +260,9 @@ async function runBull(port: number, round: number): Promise<Measurement> {
     for (let i = 0; i < n; i += BATCH) {
       const count = Math.min(BATCH, n - i);
       const t0 = performance.now();
-      const jobs = await q.addBulk(Array.from({ length: count }, () => ({ name: 'noop', data: { records: [] } })));
+      const jobs = await q.addBulk(
+        Array.from({ length: count }, () => ({ name: 'noop', data: { records: [] } })),
+      );
       if (track) for (const j of jobs) addedAt.set(j.id!, t0);
     }
   };
@@ -247,7 +270,9 @@ async function runBull(port: number, round: number): Promise<Measurement> {
   const t0 = performance.now();
   const callers = 64;
   await Promise.all(
-    Array.from({ length: callers }, (_, c) => add(Math.floor(TASKS / callers) + (c < TASKS % callers ? 1 : 0), false)),
+    Array.from({ length: callers }, (_, c) =>
+      add(Math.floor(TASKS / callers) + (c < TASKS % callers ? 1 : 0), false),
+    ),
   );
   const enqueueSeconds = (performance.now() - t0) / 1000;
 
@@ -277,46 +302,95 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const fmt = (xs: number[], digits = 0) =>
   `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
 
-const redis = await startRedis();
+// --only-ours profiles our engine alone: no Redis, no comparison, nothing written.
+const redis = args['only-ours'] ? undefined : await startRedis();
 const ours: Measurement[] = [];
 const bull: Measurement[] = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {
     process.stderr.write(`round ${round + 1}/${ROUNDS}: ours… `);
     ours.push(await runOurs());
-    if (args['only-ours']) {
-      process.stderr.write('(BullMQ skipped) ');
-      bull.push(ours.at(-1)!);
-    } else {
+    if (!args['only-ours']) {
       process.stderr.write('BullMQ… ');
-      bull.push(await runBull(redis.port, round));
+      bull.push(await runBull(redis!.port, round));
     }
     process.stderr.write('done\n');
   }
 } finally {
-  redis.process.kill('SIGTERM');
-  await sleep(200);
-  rmSync(redis.dir, { recursive: true, force: true });
+  if (redis) {
+    redis.process.kill('SIGTERM');
+    await sleep(200);
+    rmSync(redis.dir, { recursive: true, force: true });
+  }
+}
+if (!redis) {
+  for (const m of ours) console.log(JSON.stringify(m));
+  process.exit(0);
 }
 
 const rows = [
   ['enqueue (tasks/s)', ours.map((m) => m.enqueuePerSecond), bull.map((m) => m.enqueuePerSecond), 'higher'],
-  ['processing (tasks/s)', ours.map((m) => m.processPerSecond), bull.map((m) => m.processPerSecond), 'higher'],
-  ['latency p50 at 1,000/s (ms)', ours.map((m) => m.latencyMs.p50), bull.map((m) => m.latencyMs.p50), 'lower'],
-  ['latency p99 at 1,000/s (ms)', ours.map((m) => m.latencyMs.p99), bull.map((m) => m.latencyMs.p99), 'lower'],
-  ['latency max at 1,000/s (ms)', ours.map((m) => m.latencyMs.max), bull.map((m) => m.latencyMs.max), 'lower'],
+  [
+    'processing (tasks/s)',
+    ours.map((m) => m.processPerSecond),
+    bull.map((m) => m.processPerSecond),
+    'higher',
+  ],
+  [
+    'latency p50 at 1,000/s (ms)',
+    ours.map((m) => m.latencyMs.p50),
+    bull.map((m) => m.latencyMs.p50),
+    'lower',
+  ],
+  [
+    'latency p99 at 1,000/s (ms)',
+    ours.map((m) => m.latencyMs.p99),
+    bull.map((m) => m.latencyMs.p99),
+    'lower',
+  ],
+  [
+    'latency max at 1,000/s (ms)',
+    ours.map((m) => m.latencyMs.max),
+    bull.map((m) => m.latencyMs.max),
+    'lower',
+  ],
 ] as const;
-const sqliteVersion = (new DatabaseSync(':memory:').prepare('select sqlite_version() as v').get() as { v: string }).v;
+const sqliteVersion = (
+  new DatabaseSync(':memory:').prepare('select sqlite_version() as v').get() as { v: string }
+).v;
 const machine = `${cpus().length} cores, Node ${process.version}, SQLite ${sqliteVersion}, Redis ${redis.version}, BullMQ ${(await import('bullmq/package.json', { with: { type: 'json' } })).default.version}`;
-console.log(`\nEngine: ${TASKS} no-op tasks per round, ${ROUNDS} rounds interleaved, durability=${args.durability}; ${machine}`);
+console.log(
+  `\nEngine: ${TASKS} no-op tasks per round, ${ROUNDS} rounds interleaved, durability=${args.durability}; ${machine}`,
+);
 console.log('| measurement | ours: median (min–max) | BullMQ: median (min–max) | ours / BullMQ |');
 console.log('| --- | ---: | ---: | ---: |');
 for (const [label, a, b] of rows) {
   const digits = label.startsWith('latency') ? 1 : 0;
-  console.log(`| ${label} | ${fmt([...a], digits)} | ${fmt([...b], digits)} | ${(median([...a]) / median([...b])).toFixed(2)} |`);
+  console.log(
+    `| ${label} | ${fmt([...a], digits)} | ${fmt([...b], digits)} | ${(median([...a]) / median([...b])).toFixed(2)} |`,
+  );
 }
 mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
-const file = join(import.meta.dirname, 'results', `${new Date().toISOString().slice(0, 10)}-engine-${args.durability}.json`);
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), machine, tasks: TASKS, rounds: ROUNDS, durability: args.durability, ours, bullmq: bull }, null, 2));
+const file = join(
+  import.meta.dirname,
+  'results',
+  `${new Date().toISOString().slice(0, 10)}-engine-${args.durability}.json`,
+);
+writeFileSync(
+  file,
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      machine,
+      tasks: TASKS,
+      rounds: ROUNDS,
+      durability: args.durability,
+      ours,
+      bullmq: bull,
+    },
+    null,
+    2,
+  ),
+);
 console.log(`\nwritten to ${file}`);
 process.exit(0);
