@@ -20,6 +20,18 @@ export function envelopeFromError(error: unknown, logger: Logger): ResolverEnvel
       },
     };
   }
+  // The store could not write (disk full, read-only): not the client's fault, and not a bug either.
+  if (error instanceof Error && error.name === 'StorageError') {
+    logger.error('storage failure in resolver', { error: error.message });
+    return {
+      error: {
+        message:
+          'The server cannot write to its storage right now (for example, the disk is full). Nothing was stored; try again later.',
+        type: 'StorageUnavailableError',
+        info: null,
+      },
+    };
+  }
   if (error instanceof TaskQueueError) {
     return { error: { message: error.message, type: error.errorType, info: error.info ?? null } };
   }

@@ -75,6 +75,9 @@ function claimDataDir(db: SqliteDatabase): void {
       `Another runtime (pid ${owner}) is using ${db.path}. Stop it, or set DATA_DIR to another folder.`,
     );
   }
+  // The last runtime did not stop cleanly (a crash, a kill, a power cut): check every page before
+  // serving, so a damaged file stops the start instead of failing requests later.
+  if (owner) db.verifyIntegrity();
   db.statement(
     "INSERT INTO meta (key, value) VALUES ('owner_pid', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   ).run(String(process.pid));
@@ -217,12 +220,15 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
         wake: () => worker.postMessage({ type: 'wake' }),
         stop: (graceMs) =>
           new Promise<number>((resolveStop) => {
+            let left = 0;
             worker.on('message', (message: { type: string; left?: number }) => {
               if (message.type === 'stopped') {
-                void worker.terminate().then(() => resolveStop(message.left ?? 0));
+                left = message.left ?? 0;
+                void worker.terminate();
               }
             });
-            worker.once('exit', () => resolveStop(0));
+            // Resolved on exit, with the count the thread reported (0 if it died without one).
+            worker.once('exit', () => resolveStop(left));
             worker.postMessage({ type: 'stop', graceMs });
           }),
       });

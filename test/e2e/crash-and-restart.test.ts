@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { statSync as fileStat } from 'node:fs';
 import { startRuntime, tempDataDir, waitFor } from '../helpers/runtime-process.ts';
 
 const payload = (n: number) =>
@@ -79,8 +80,58 @@ describe('durability with real processes', () => {
 
   it('a damaged database file stops the start with a clear error instead of starting empty', async () => {
     const dataDir = tempDataDir();
-    const { writeFileSync } = await import('node:fs');
+    const { readFileSync, writeFileSync } = await import('node:fs');
     writeFileSync(`${dataDir}/tasks.db`, Buffer.alloc(8192, 7));
     await expect(startRuntime(dataDir)).rejects.toThrow(/Cannot open the database .*tasks\.db/);
+    // Left as it was, for a restore or a look: not replaced by an empty database.
+    expect(readFileSync(`${dataDir}/tasks.db`).equals(Buffer.alloc(8192, 7))).toBe(true);
+  });
+
+  it('a database file cut short (an interrupted copy) stops the start with a clear error', async () => {
+    const dataDir = tempDataDir();
+    const { readFileSync, statSync, truncateSync } = await import('node:fs');
+    const rt = await startRuntime(dataDir);
+    for (let batch = 0; batch < 4; batch++) {
+      const inputs = Array.from({ length: 25 }, (_, i) => ({ type: 'PROCESS_DATA', payload: payload(i) }));
+      await rt.gql('mutation ($i: [SubmitTaskInput!]!) { submitTasks(inputs: $i) { id } }', { i: inputs });
+    }
+    expect(await rt.stop('SIGTERM')).toBe(0);
+    const path = `${dataDir}/tasks.db`;
+    truncateSync(path, Math.floor(statSync(path).size / 2));
+    const cut = readFileSync(path);
+    await expect(startRuntime(dataDir)).rejects.toThrow(
+      /exited with 1:[\s\S]*Cannot open the database .*tasks\.db: database disk image is malformed\. The file is damaged: restore it from a backup/,
+    );
+    expect(readFileSync(path).equals(cut)).toBe(true);
+  });
+
+  it('damage in the middle of the file, after an unclean stop, stops the start instead of failing requests later', async () => {
+    const dataDir = tempDataDir();
+    const rt = await startRuntime(dataDir);
+    const inputs = Array.from({ length: 25 }, (_, i) => ({
+      type: 'PROCESS_DATA',
+      payload: JSON.stringify({
+        records: Array.from({ length: 300 }, (_, j) => ({ i, j, pad: 'x'.repeat(20) })),
+      }),
+    }));
+    for (let batch = 0; batch < 8; batch++) {
+      await rt.gql('mutation ($i: [SubmitTaskInput!]!) { submitTasks(inputs: $i) { id } }', { i: inputs });
+    }
+    expect(await rt.stop('SIGKILL')).toBe(null);
+    const path = `${dataDir}/tasks.db`;
+    const { openSync, writeSync, closeSync } = await import('node:fs');
+    // Fold the WAL in first (as a checkpoint would), then overwrite 16 KiB in the middle of the file.
+    const { DatabaseSync } = await import('node:sqlite');
+    const db = new DatabaseSync(path);
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    db.close();
+    const size = fileStat(path).size;
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.alloc(16 * 1024, 0x5a), 0, 16 * 1024, Math.floor(size / 2 / 4096) * 4096);
+    closeSync(fd);
+
+    await expect(startRuntime(dataDir)).rejects.toThrow(
+      /tasks\.db is damaged[\s\S]*Restore it from a backup/,
+    );
   });
 });

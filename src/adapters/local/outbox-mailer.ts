@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Logger } from '../../domain/task-type.ts';
@@ -36,8 +36,13 @@ export function makeOutboxMailer(options: { dataDir: string; logger: Logger; clo
       const raw = await mime.build();
       const messageId = mime.messageId();
       await mkdir(folder, { recursive: true });
-      const path = join(folder, `${stamp(clock.now())}-${message.taskId.replace(unsafeInFileName, '_')}.eml`);
-      await writeFileAtomic(path, raw);
+      // One file per task, whatever the time: a re-delivery that comes after the file was written
+      // but before the sent-email ledger recorded it finds the file and writes no second one. So the
+      // outbox, unlike SMTP or SES, has no duplicate window at all.
+      const suffix = `-${message.taskId.replace(unsafeInFileName, '_')}.eml`;
+      const earlier = (await readdir(folder)).find((name) => name.endsWith(suffix));
+      const path = earlier ? join(folder, earlier) : join(folder, `${stamp(clock.now())}${suffix}`);
+      if (!earlier) await writeFileAtomic(path, raw);
       const accepted = [...mime.getEnvelope().to];
       options.logger.info('email written to the outbox', {
         taskId: message.taskId,

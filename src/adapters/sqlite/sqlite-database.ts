@@ -77,6 +77,24 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_ms);
 `;
 
+/** A message that says what went wrong and what to do, by the kind of failure SQLite reported. */
+function adviceFor(error: unknown): string {
+  const text = (error as Error).message ?? String(error);
+  if (/full|SQLITE_FULL|ENOSPC/i.test(text)) {
+    return `${text}. The disk is full: free space (or set DATA_DIR to a folder on a disk with room) and start again; the database itself is intact.`;
+  }
+  if (/read-?only|EROFS|EACCES|EPERM|SQLITE_READONLY|unable to open/i.test(text)) {
+    return `${text}. The folder or file is not writable: make it writable, or set DATA_DIR to a writable folder.`;
+  }
+  if (/ENOTDIR|EEXIST/i.test(text)) {
+    return `${text}. DATA_DIR must name a folder (or where one can be made), not a file or a path below a file.`;
+  }
+  if (/malformed|not a database|corrupt/i.test(text)) {
+    return `${text}. The file is damaged: restore it from a backup; to start empty instead, move it away (its tasks are then gone).`;
+  }
+  return `${text}. Check that DATA_DIR is a writable folder with free space.`;
+}
+
 interface PendingWrite {
   run: () => unknown;
   resolve: (value: unknown) => void;
@@ -103,8 +121,8 @@ export class SqliteDatabase {
 
   constructor(path: string, options: { durability?: Durability; readOnly?: boolean } = {}) {
     this.path = path;
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     try {
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       this.db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
       this.db.exec('PRAGMA busy_timeout = 10000');
       // Reading the schema touches the file header: a damaged file fails here, not later.
@@ -115,11 +133,21 @@ export class SqliteDatabase {
         this.migrate();
       }
     } catch (error) {
+      throw new StorageError(`Cannot open the database ${path}: ${adviceFor(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * Checks every page of the file (PRAGMA quick_check, which reads the whole file: run it after an
+   * unclean shutdown, not on every start). Throws StorageError when the file is damaged.
+   */
+  verifyIntegrity(): void {
+    const rows = this.db.prepare('PRAGMA quick_check').all() as Array<{ quick_check: string }>;
+    const problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
+    if (problems.length > 0) {
       throw new StorageError(
-        `Cannot open the database ${path}: ${(error as Error).message}. ` +
-          'If the file is damaged, restore it from a backup or move it away to start empty; ' +
-          'if the folder is read-only or full, set DATA_DIR to a writable folder with free space.',
-        { cause: error },
+        `The database ${this.path} is damaged (${problems.slice(0, 3).join('; ')}). Restore it from a backup; ` +
+          'to start empty instead, move the file away (the tasks in it are then gone).',
       );
     }
   }
