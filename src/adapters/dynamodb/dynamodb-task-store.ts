@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionFailedError, ValidationError } from '../../domain/errors.ts';
 import type { Task } from '../../domain/task.ts';
+import { applyUpdate } from '../apply-update.ts';
 import { ALL_STATUSES, type TaskStatus } from '../../domain/task-status.ts';
 import type {
   CreateResult,
@@ -178,26 +179,10 @@ export class DynamoDbTaskStore implements TaskStore {
     for (let race = 0; ; race++) {
       const item = await this.#getItem(id);
       const current = item ? taskFromItem(item) : null;
-      if (!current) throw new ConditionFailedError(id, 'it does not exist');
-      if (condition.version !== undefined && current.version !== condition.version) {
-        throw new ConditionFailedError(id, `version is ${current.version}, expected ${condition.version}`);
-      }
-      if (condition.statusIn !== undefined && !condition.statusIn.includes(current.status)) {
-        throw new ConditionFailedError(
-          id,
-          `status is ${current.status}, expected ${condition.statusIn.join(' or ')}`,
-        );
-      }
-      if (condition.attempts !== undefined && current.attempts !== condition.attempts) {
-        throw new ConditionFailedError(id, `attempt is ${current.attempts}, expected ${condition.attempts}`);
-      }
-      if (condition.cancelRequested !== undefined && current.cancelRequested !== condition.cancelRequested) {
-        throw new ConditionFailedError(id, `cancelRequested is ${current.cancelRequested}`);
-      }
-      const next: Task = { ...current, ...patch, version: current.version + 1, updatedAt: now };
+      const { previous, next } = applyUpdate(id, current, patch, condition, now);
       const derived: Record<string, unknown> = { ...indexAttributes(next) };
       const names: Record<string, string> = {};
-      const values: Record<string, unknown> = { ':expected': current.version };
+      const values: Record<string, unknown> = { ':expected': previous.version };
       const sets: string[] = [];
       const removes: string[] = [];
       const assign = (name: string, value: unknown) => {

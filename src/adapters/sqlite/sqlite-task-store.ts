@@ -1,5 +1,6 @@
-import { ConditionFailedError, ValidationError } from '../../domain/errors.ts';
+import { ValidationError } from '../../domain/errors.ts';
 import type { Task } from '../../domain/task.ts';
+import { applyUpdate } from '../apply-update.ts';
 import { ALL_STATUSES, type TaskStatus } from '../../domain/task-status.ts';
 import type {
   CreateResult,
@@ -115,36 +116,20 @@ export class SqliteTaskStore implements TaskStore {
   update(id: string, patch: TaskPatch, condition: UpdateCondition, now: string): Promise<Task> {
     return this.#db.write(() => {
       const current = this.#read(id);
-      if (!current) throw new ConditionFailedError(id, 'it does not exist');
-      if (condition.version !== undefined && current.version !== condition.version) {
-        throw new ConditionFailedError(id, `version is ${current.version}, expected ${condition.version}`);
-      }
-      if (condition.statusIn !== undefined && !condition.statusIn.includes(current.status)) {
-        throw new ConditionFailedError(
-          id,
-          `status is ${current.status}, expected ${condition.statusIn.join(' or ')}`,
-        );
-      }
-      if (condition.attempts !== undefined && current.attempts !== condition.attempts) {
-        throw new ConditionFailedError(id, `attempt is ${current.attempts}, expected ${condition.attempts}`);
-      }
-      if (condition.cancelRequested !== undefined && current.cancelRequested !== condition.cancelRequested) {
-        throw new ConditionFailedError(id, `cancelRequested is ${current.cancelRequested}`);
-      }
-      const next: Task = { ...current, ...patch, version: current.version + 1, updatedAt: now };
+      const { previous, next } = applyUpdate(id, current, patch, condition, now);
       const doc = JSON.stringify(next);
       // Only the indexed columns that changed are set, so SQLite leaves the other indexes alone.
       const sets = ['version = ?', 'doc = ?'];
       const values: Array<string | number | null> = [next.version, doc];
-      if (next.status !== current.status) {
+      if (next.status !== previous.status) {
         sets.push('status = ?');
         values.push(next.status);
       }
-      if (next.runAt !== current.runAt) {
+      if (next.runAt !== previous.runAt) {
         sets.push('run_at_ms = ?');
         values.push(Date.parse(next.runAt));
       }
-      if (next.expiresAt !== current.expiresAt) {
+      if (next.expiresAt !== previous.expiresAt) {
         sets.push('expires_ms = ?');
         values.push(ms(next.expiresAt));
       }
