@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { TaskQueueApi, type TaskQueueApiProps } from './task-queue-api.ts';
 
@@ -21,6 +21,5 @@ export class TaskQueueStack extends Stack {
     });
     new CfnOutput(this, 'ApiKey', { value: api.apiKey ?? 'none', description: 'Send as x-api-key.' });
     new CfnOutput(this, 'DashboardName', { value: this.taskQueue.dashboard.dashboardName });
-    void Duration;
   }
 }

@@ -211,7 +211,7 @@ export class LocalAppSync {
         const mutations = subscriptions.get(config.fieldName) ?? [];
         field.subscribe = async (_source, args, context: LocalRequestContext, info) => {
           if (!allowed.has(context.auth.mode)) throw unauthorizedError(field.name, config.typeName);
-          const filter = await this.#runSubscriptionResolver(config, resolver, args, context, info);
+          const filter = await this.#runSubscriptionResolver(resolver, args, context, info);
           return this.hub.subscribe(mutations, filter ?? basicFilter(args));
         };
         field.resolve = (event: PublishedEvent, _args, context: LocalRequestContext) => {
@@ -317,7 +317,6 @@ export class LocalAppSync {
   }
 
   async #runSubscriptionResolver(
-    config: FieldResolver,
     resolver: LoadedResolver,
     args: Record<string, unknown>,
     context: LocalRequestContext,
@@ -330,7 +329,6 @@ export class LocalAppSync {
     this.#check(request, appended);
     const response = resolver.run('response', { ...ctx, result: null, error: null }, meta);
     this.#check(response, appended);
-    void config;
     return response.subscriptionFilter ? enhancedFilter(response.subscriptionFilter) : undefined;
   }
 

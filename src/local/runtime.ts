@@ -14,7 +14,6 @@ import { SqliteTaskStore } from '../adapters/sqlite/sqlite-task-store.ts';
 import type { LocalConfig } from '../config/local-config.ts';
 import { ConfigurationError } from '../domain/errors.ts';
 import { encodeTaskMessage, isoFromMillis } from '../domain/task.ts';
-import { TaskStatus } from '../domain/task-status.ts';
 import { TaskTypeRegistry } from '../domain/task-type-registry.ts';
 import { makeApiResolverHandler, type ApiResolverEvent } from '../handlers/api-resolver.ts';
 import { makePublishUpdatesHandler } from '../handlers/publish-updates.ts';
@@ -164,7 +163,6 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
     taskOutputs: makeTaskOutputs({ blobs }),
     logger,
   });
-  const getTask = makeGetTask({ store, clock: systemClock });
   const appsync = await LocalAppSync.create({
     repoRoot: REPO_ROOT,
     logger,
@@ -173,7 +171,6 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
       TASKS_TABLE: tasksTableDataSource((id) => store.get(id)),
     },
   });
-  void getTask;
 
   const pump = new ChangeFeedPump({
     feed: new SqliteChangeFeed(db),
@@ -273,5 +270,3 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
     },
   };
 }
-
-export { TaskStatus };
