@@ -2,11 +2,9 @@
 // child process started as `npm start` starts it; tasks go in through submitTasks over HTTP while
 // a long delay (delaySeconds) keeps them queued. `--delay 0` measures after processing instead.
 //   node bench/memory.ts [--tasks 100000] [--delay 900|0]
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { startBenchRuntime } from './runtime-child.ts';
 
 const { values: args } = parseArgs({
   options: { tasks: { type: 'string', default: '100000' }, delay: { type: 'string', default: '900' } },
@@ -14,37 +12,11 @@ const { values: args } = parseArgs({
 const TASKS = Number(args.tasks);
 /** 900 s (the default) keeps every task queued while RSS is read; then processing is not waited for. */
 const DELAY = Number(args.delay);
-const KEY = 'bench-key-0123456789abcdef';
-const child = spawn(process.execPath, [join(import.meta.dirname, '../src/local/main.ts')], {
-  env: {
-    ...process.env,
-    PORT: '0',
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'tq-mem-')),
-    API_KEY: KEY,
-    LOG_LEVEL: 'warn',
-  },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const url = await new Promise<string>((resolve) => {
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    const m = /GraphQL:\s+(\S+)/.exec(out);
-    if (m) resolve(m[1]!);
-  });
-});
+const { child, gql } = await startBenchRuntime('tq-mem-');
+
 /** Resident memory of the runtime process (all its threads), from /proc. */
 const rssMb = () =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
-const gql = async (query: string, variables: Record<string, unknown> = {}) =>
-  (await (
-    await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': KEY },
-      body: JSON.stringify({ query, variables }),
-    })
-  ).json()) as { data: Record<string, { [k: string]: number }> };
-
 const idle = rssMb();
 const input = (delay: number) => ({
   type: 'PROCESS_DATA',
@@ -62,7 +34,8 @@ for (let i = 0; i < TASKS; i += 25) {
 }
 await Promise.all(inFlight);
 const queued = rssMb();
-const stats = async () => (await gql('{ queueStats { queued succeeded total } }')).data['queueStats']!;
+const stats = async () =>
+  (await gql<{ queueStats: Record<string, number> }>('{ queueStats { queued succeeded total } }')).queueStats;
 const queuedCount = (await stats())['queued'];
 for (; DELAY <= 60;) {
   if ((await stats())['succeeded']! >= TASKS) break;

@@ -2,42 +2,10 @@
 // four large image resizes run, then while a large CSV pipeline runs. The runtime is a child process
 // started from src/local/main.ts with its defaults, as `npm start` runs it. Prints a table; not a test.
 //   node bench/responsiveness.ts
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import sharp from 'sharp';
+import { startBenchRuntime } from './runtime-child.ts';
 
-const KEY = 'bench-key-0123456789abcdef';
-const child = spawn(process.execPath, [join(import.meta.dirname, '../src/local/main.ts')], {
-  env: {
-    ...process.env,
-    PORT: '0',
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'tq-bench-')),
-    API_KEY: KEY,
-    LOG_LEVEL: 'warn',
-  },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-const url = await new Promise<string>((resolve) => {
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    const m = /GraphQL:\s+(\S+)/.exec(out);
-    if (m) resolve(m[1]!);
-  });
-});
-
-async function gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const r = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': KEY },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await r.json()) as { data: T; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const { child, gql } = await startBenchRuntime('tq-bench-');
 
 async function upload(contentType: string, data: Buffer | string): Promise<string> {
   const { createUploadUrl } = await gql<{ createUploadUrl: { key: string; url: string } }>(
