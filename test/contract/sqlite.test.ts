@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -331,6 +332,113 @@ describe('SqliteDatabase', () => {
     expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ name: 'ConditionFailedError' });
     expect(stored.map((t) => t?.status)).toEqual(['RUNNING', 'QUEUED', 'RUNNING']);
     expect(versions.find((r) => r.id === b!.id)?.version).toBe(1);
+  });
+
+  it('counts statuses from the successful writes of a group only', async () => {
+    const db = new SqliteDatabase(tempPath());
+    const store = new SqliteTaskStore(db);
+    const [a, b] = [makeTask(), makeTask()];
+    await store.create([a!, b!].map(plain));
+
+    const outcomes = await Promise.allSettled([
+      store.update(a!.id, { status: 'RUNNING' }, { version: 1 }, iso(T0 + 1)),
+      db.write(() => {
+        db.countStatus('QUEUED', -1);
+        db.countStatus('SUCCEEDED', 1);
+        db.statement("UPDATE tasks SET status = 'SUCCEEDED' WHERE id = ?").run(b!.id);
+        throw new Error('boom');
+      }),
+      store.update(b!.id, { status: 'RUNNING' }, { version: 9 }, iso(T0 + 1)),
+    ]);
+    const { counts } = await store.counts(iso(T0 + 2));
+    db.close();
+
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+    expect(counts).toMatchObject({ QUEUED: 1, RUNNING: 1, SUCCEEDED: 0 });
+    expect(() => db.countStatus('QUEUED', 1)).toThrow(/inside a write/);
+  });
+
+  it('keeps serving while another connection holds the write lock, then commits the waiting writes', async () => {
+    const path = tempPath();
+    const db = new SqliteDatabase(path);
+    const store = new SqliteTaskStore(db);
+    const other = new DatabaseSync(path);
+    other.exec('BEGIN IMMEDIATE');
+
+    const task = makeTask();
+    let settled = false;
+    const created = store.create([plain(task)]).finally(() => (settled = true));
+    // The loop keeps turning: timers fire while the write waits for the lock.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const settledWhileLocked = settled;
+    other.exec('COMMIT');
+    await created;
+    const stored = await store.get(task.id);
+    other.close();
+    db.close();
+
+    expect(settledWhileLocked).toBe(false);
+    expect(stored?.id).toBe(task.id);
+  });
+
+  it('fails the waiting writes with StorageError when the lock stays taken past the busy timeout', async () => {
+    const path = tempPath();
+    const db = new SqliteDatabase(path, { busyTimeoutMs: 150 });
+    const store = new SqliteTaskStore(db);
+    const other = new DatabaseSync(path);
+    other.exec('BEGIN IMMEDIATE');
+
+    const attempt = store.create([plain(makeTask())]);
+    await expect(attempt).rejects.toMatchObject({
+      name: 'StorageError',
+      message: expect.stringMatching(/stayed locked by another connection/),
+    });
+    other.exec('ROLLBACK');
+    // The connection is usable again once the lock is free.
+    await store.create([plain(makeTask())]);
+    const { counts } = await store.counts(iso(T0));
+    other.close();
+    db.close();
+
+    expect(counts.QUEUED).toBe(1);
+  });
+
+  it('upgrades a schema version 1 file: status counts kept, triggers gone, the waiting index replaced', async () => {
+    const path = tempPath();
+    const db = new SqliteDatabase(path);
+    const store = new SqliteTaskStore(db);
+    await store.create([makeTask(), makeTask()].map(plain));
+    db.close();
+    // Make it look like version 1: its triggers and index, and its version number.
+    const old = new DatabaseSync(path);
+    old.exec(`
+      CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
+        UPDATE status_counts SET n = n - 1 WHERE status = old.status;
+      END;
+      DROP INDEX tasks_waiting_by_run_at;
+      CREATE INDEX tasks_waiting ON tasks (status, run_at_ms);
+      PRAGMA user_version = 1;
+    `);
+    old.close();
+
+    const upgraded = new SqliteDatabase(path);
+    const upgradedStore = new SqliteTaskStore(upgraded);
+    const schema = upgraded.db
+      .prepare(
+        "SELECT type, name FROM sqlite_schema WHERE type IN ('trigger', 'index') AND name LIKE 'tasks_%'",
+      )
+      .all() as Array<{ type: string; name: string }>;
+    const version = (upgraded.db.prepare('PRAGMA user_version').get() as { user_version: number })
+      .user_version;
+    const { counts, oldestWaitingRunAt } = await upgradedStore.counts(iso(T0 + 60_000));
+    upgraded.close();
+
+    expect(version).toBe(2);
+    expect(schema.filter((r) => r.type === 'trigger')).toEqual([]);
+    expect(schema.map((r) => r.name)).toContain('tasks_waiting_by_run_at');
+    expect(schema.map((r) => r.name)).not.toContain('tasks_waiting');
+    expect(counts.QUEUED).toBe(2);
+    expect(oldestWaitingRunAt).not.toBeNull();
   });
 
   it('throws StorageError naming the path when the file is not a database', () => {

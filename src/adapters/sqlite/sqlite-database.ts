@@ -13,7 +13,11 @@ export class StorageError extends Error {
   }
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
+
+/** How long a write waits, by default, for another connection to release the write lock. */
+const BUSY_TIMEOUT_MS = 10_000;
+const SQLITE_BUSY = 5;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -32,21 +36,14 @@ CREATE INDEX IF NOT EXISTS tasks_by_created ON tasks (created_ms, id);
 CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks (status, created_ms, id);
 CREATE INDEX IF NOT EXISTS tasks_by_type ON tasks (type, created_ms, id);
 CREATE INDEX IF NOT EXISTS tasks_by_status_type ON tasks (status, type, created_ms, id);
-CREATE INDEX IF NOT EXISTS tasks_waiting ON tasks (status, run_at_ms);
+-- Only waiting tasks are in it, so running and finishing a task leaves it alone.
+CREATE INDEX IF NOT EXISTS tasks_waiting_by_run_at ON tasks (run_at_ms) WHERE status IN ('QUEUED', 'RETRYING');
 CREATE INDEX IF NOT EXISTS tasks_expiry ON tasks (expires_ms) WHERE expires_ms IS NOT NULL;
 
--- Kept by triggers so queueStats costs the same with 1k or 10M tasks.
+-- Tasks per status, so queueStats costs the same with 1k or 10M tasks. Writes report their changes
+-- (countStatus) and each commit adds them up in one statement per status; triggers cost more than
+-- the rest of a task update together.
 CREATE TABLE IF NOT EXISTS status_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) STRICT;
-CREATE TRIGGER IF NOT EXISTS tasks_count_insert AFTER INSERT ON tasks BEGIN
-  INSERT INTO status_counts (status, n) VALUES (new.status, 1) ON CONFLICT (status) DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER IF NOT EXISTS tasks_count_update AFTER UPDATE OF status ON tasks WHEN old.status <> new.status BEGIN
-  UPDATE status_counts SET n = n - 1 WHERE status = old.status;
-  INSERT INTO status_counts (status, n) VALUES (new.status, 1) ON CONFLICT (status) DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER IF NOT EXISTS tasks_count_delete AFTER DELETE ON tasks BEGIN
-  UPDATE status_counts SET n = n - 1 WHERE status = old.status;
-END;
 
 CREATE TABLE IF NOT EXISTS idempotency_keys (
   key TEXT PRIMARY KEY,
@@ -77,6 +74,14 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_ms);
 `;
 
+/** From schema version 1: status counts kept by the writes instead of triggers; a smaller waiting index. */
+const MIGRATE_1_TO_2 = `
+DROP TRIGGER IF EXISTS tasks_count_insert;
+DROP TRIGGER IF EXISTS tasks_count_update;
+DROP TRIGGER IF EXISTS tasks_count_delete;
+DROP INDEX IF EXISTS tasks_waiting;
+`;
+
 /** A message that says what went wrong and what to do, by the kind of failure SQLite reported. */
 function adviceFor(error: unknown): string {
   const text = (error as Error).message ?? String(error);
@@ -95,6 +100,8 @@ function adviceFor(error: unknown): string {
   return `${text}. Check that DATA_DIR is a writable folder with free space.`;
 }
 
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 interface PendingWrite {
   run: () => unknown;
   resolve: (value: unknown) => void;
@@ -104,11 +111,12 @@ interface PendingWrite {
 /**
  * One SQLite database file in WAL mode, with group commit: writes issued in the same turn of the
  * event loop run in one transaction, and each write's promise resolves only after that transaction
- * committed. Many small writes then cost one commit, which is where SQLite spends its time. Each
- * write runs in a savepoint, so one failing write does not undo the others.
+ * committed. Many small writes then cost one commit, which is where SQLite spends its time. One
+ * failing write does not undo the others (see #runBatch).
  *
  * Several connections (threads, processes) may share the file: writers take turns through SQLite's
- * lock with a busy timeout.
+ * write lock. A connection that finds the lock taken does not block its thread: it retries on the
+ * next turns of the event loop, for up to the busy timeout.
  */
 export class SqliteDatabase {
   readonly db: DatabaseSync;
@@ -117,18 +125,34 @@ export class SqliteDatabase {
   #pending: PendingWrite[] = [];
   #scheduled = false;
   #closed = false;
+  /** Status count changes of the write running now. */
+  #writeCounts: Map<string, number> | undefined;
+  /** When the write lock was first found held by another connection, while it still is. */
+  #lockedSince: number | undefined;
+  #lockRetries = 0;
   readonly #commitListeners: Array<() => void> = [];
 
-  constructor(path: string, options: { durability?: Durability; readOnly?: boolean } = {}) {
+  readonly #busyTimeoutMs: number;
+
+  constructor(
+    path: string,
+    options: { durability?: Durability; readOnly?: boolean; busyTimeoutMs?: number } = {},
+  ) {
     this.path = path;
+    this.#busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       this.db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
-      this.db.exec('PRAGMA busy_timeout = 10000');
+      this.db.exec(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`);
       // Reading the schema touches the file header: a damaged file fails here, not later.
       this.db.prepare('PRAGMA schema_version').get();
       if (!options.readOnly) {
         this.db.exec('PRAGMA journal_mode = WAL');
+        // Statement journals (kept while a statement or savepoint may still roll back) stay in
+        // memory instead of temporary files: they are small, and writing them cost more than the data.
+        this.db.exec('PRAGMA temp_store = MEMORY');
+        if (process.env.CACHE) this.db.exec(`PRAGMA cache_size = ${process.env.CACHE}`);
+        if (process.env.MMAP) this.db.exec(`PRAGMA mmap_size = ${process.env.MMAP}`);
         this.db.exec(`PRAGMA synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
         this.migrate();
       }
@@ -162,6 +186,7 @@ export class SqliteDatabase {
     if (row.user_version === SCHEMA_VERSION) return;
     this.db.exec('BEGIN IMMEDIATE');
     try {
+      if (row.user_version === 1) this.db.exec(MIGRATE_1_TO_2);
       this.db.exec(SCHEMA);
       this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
       this.db.exec('COMMIT');
@@ -186,11 +211,31 @@ export class SqliteDatabase {
     if (this.#closed) return Promise.reject(new StorageError(`The database ${this.path} is closed.`));
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({ run, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.#schedule();
     });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    const flush = () => {
+      this.#scheduled = false;
+      this.#flush(false);
+    };
+    // While another connection holds the write lock, retry on the next turns of the loop (then
+    // every millisecond) instead of blocking this thread in SQLite's busy handler.
+    if (this.#lockedSince === undefined || this.#lockRetries < 8) setImmediate(flush);
+    else setTimeout(flush, 1);
+  }
+
+  /**
+   * Inside a write: `delta` tasks more (or fewer) with `status`. The counts of a batch's successful
+   * writes are added to status_counts in the same transaction, one statement per status.
+   */
+  countStatus(status: string, delta: number): void {
+    const counts = this.#writeCounts;
+    if (!counts) throw new Error('countStatus is only valid inside a write');
+    counts.set(status, (counts.get(status) ?? 0) + delta);
   }
 
   /** Called after every commit that wrote something (the change feed listens). */
@@ -198,34 +243,128 @@ export class SqliteDatabase {
     this.#commitListeners.push(listener);
   }
 
-  /** Commits everything pending now. */
-  flush(): void {
-    this.#scheduled = false;
+  /**
+   * Commits everything pending. When another connection holds the write lock, a non-blocking flush
+   * leaves the writes pending and tries again shortly (writes arriving meanwhile join the batch);
+   * after the busy timeout they fail with a StorageError. A blocking flush waits in SQLite's busy
+   * handler instead.
+   */
+  #flush(blocking: boolean): void {
     const batch = this.#pending;
-    this.#pending = [];
     if (batch.length === 0) return;
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
-    // Transaction statements are prepared once: parsing them for every write cost more than the writes.
-    const tx = this.statement.bind(this);
+    this.#pending = [];
+    let outcomes: Outcome[] | 'replay' | 'failed';
     try {
-      tx('BEGIN IMMEDIATE').run();
+      if (!this.#begin(blocking)) {
+        this.#whileLocked(batch);
+        return;
+      }
+      outcomes = this.#runBatch(batch, false);
+      if (outcomes === 'replay') {
+        this.#begin(true);
+        outcomes = this.#runBatch(batch, true);
+      }
     } catch (error) {
-      for (const write of batch) write.reject(error);
+      // The lock could not be taken for another reason than a busy peer (I/O, read-only, full).
+      for (const write of batch) write.reject(new StorageError(adviceFor(error), { cause: error }));
       return;
     }
+    if (outcomes === 'failed') return;
+    if (outcomes === 'replay') throw new Error('a batch run in savepoints never asks for a replay');
+    batch.forEach((write, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) write.resolve(outcome.value);
+      else write.reject(outcome.error);
+    });
+    for (const listener of this.#commitListeners) listener();
+  }
+
+  /** Another connection holds the write lock: keep the batch for the next try, or give up after the busy timeout. */
+  #whileLocked(batch: PendingWrite[]): void {
+    const lockedFor = performance.now() - this.#lockedSince!;
+    if (lockedFor < this.#busyTimeoutMs) {
+      this.#pending = batch.concat(this.#pending);
+      this.#lockRetries += 1;
+      this.#schedule();
+      return;
+    }
+    this.#lockedSince = undefined;
+    this.#lockRetries = 0;
+    const error = new StorageError(
+      `The database ${this.path} stayed locked by another connection for ${Math.round(lockedFor)} ms. ` +
+        'Another program may hold it in a long transaction: end that program, or give this runtime its own DATA_DIR.',
+    );
+    for (const write of batch) write.reject(error);
+  }
+
+  /**
+   * Takes the write lock (BEGIN IMMEDIATE). Without `blocking`, returns false at once when another
+   * connection holds it. Other failures throw.
+   */
+  #begin(blocking: boolean): boolean {
+    // Transaction statements are prepared once: parsing them for every write cost more than the writes.
+    const tx = this.statement.bind(this);
+    if (blocking) {
+      tx('BEGIN IMMEDIATE').run();
+      return true;
+    }
+    tx('PRAGMA busy_timeout = 0').run();
+    try {
+      tx('BEGIN IMMEDIATE').run();
+      this.#lockedSince = undefined;
+      this.#lockRetries = 0;
+      return true;
+    } catch (error) {
+      if ((error as { errcode?: number }).errcode !== SQLITE_BUSY) throw error;
+      this.#lockedSince ??= performance.now();
+      return false;
+    } finally {
+      tx(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`).run();
+    }
+  }
+
+  /**
+   * Runs a batch in one transaction and commits it. Without savepoints (the fast path) a write that
+   * throws before changing anything (a failed condition, say) simply fails alone; a write that throws
+   * after changing rows makes the whole transaction roll back and returns 'replay', and the batch
+   * runs again with a savepoint around each write, so the failing write is undone alone. Writes
+   * touch nothing but the database, so running one again is safe. 'failed' means every write was
+   * rejected (the transaction could not start or commit).
+   */
+  #runBatch(batch: PendingWrite[], savepoints: boolean): Outcome[] | 'replay' | 'failed' {
+    const tx = this.statement.bind(this);
+    const outcomes: Outcome[] = [];
+    const totalChanges = tx('SELECT total_changes() AS n');
+    const batchCounts = new Map<string, number>();
     for (const write of batch) {
-      tx('SAVEPOINT w').run();
+      if (savepoints) tx('SAVEPOINT w').run();
+      const before = savepoints ? 0 : (totalChanges.get() as { n: number }).n;
+      const writeCounts = new Map<string, number>();
+      this.#writeCounts = writeCounts;
       try {
         const value = write.run();
-        tx('RELEASE w').run();
+        if (savepoints) tx('RELEASE w').run();
         outcomes.push({ ok: true, value });
+        for (const [status, delta] of writeCounts)
+          batchCounts.set(status, (batchCounts.get(status) ?? 0) + delta);
       } catch (error) {
-        tx('ROLLBACK TO w').run();
-        tx('RELEASE w').run();
+        if (savepoints) {
+          tx('ROLLBACK TO w').run();
+          tx('RELEASE w').run();
+        } else if ((totalChanges.get() as { n: number }).n !== before) {
+          tx('ROLLBACK').run();
+          return 'replay';
+        }
         outcomes.push({ ok: false, error });
+      } finally {
+        this.#writeCounts = undefined;
       }
     }
     try {
+      const addCount = tx(
+        'INSERT INTO status_counts (status, n) VALUES (?, ?) ON CONFLICT (status) DO UPDATE SET n = n + excluded.n',
+      );
+      for (const [status, delta] of batchCounts) if (delta !== 0) addCount.run(status, delta);
       tx('COMMIT').run();
     } catch (error) {
       try {
@@ -237,19 +376,14 @@ export class SqliteDatabase {
         cause: error,
       });
       for (const write of batch) write.reject(failure);
-      return;
+      return 'failed';
     }
-    batch.forEach((write, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) write.resolve(outcome.value);
-      else write.reject(outcome.error);
-    });
-    for (const listener of this.#commitListeners) listener();
+    return outcomes;
   }
 
   close(): void {
     if (this.#closed) return;
-    this.flush();
+    this.#flush(true);
     this.#closed = true;
     this.db.close();
   }

@@ -103,6 +103,7 @@ export class SqliteTaskStore implements TaskStore {
             doc,
           );
         this.#recordChange(task, 'INSERT', doc);
+        this.#db.countStatus(task.status, 1);
         results.push({ task, created: true });
       }
       return results;
@@ -124,6 +125,8 @@ export class SqliteTaskStore implements TaskStore {
       if (next.status !== previous.status) {
         sets.push('status = ?');
         values.push(next.status);
+        this.#db.countStatus(previous.status, -1);
+        this.#db.countStatus(next.status, 1);
       }
       if (next.runAt !== previous.runAt) {
         sets.push('run_at_ms = ?');
@@ -141,10 +144,14 @@ export class SqliteTaskStore implements TaskStore {
 
   deleteUnqueued(id: string, version: number): Promise<void> {
     return this.#db.write(() => {
-      const deleted = this.#db.statement('DELETE FROM tasks WHERE id = ? AND version = ?').run(id, version);
+      const deleted = this.#db
+        .statement('DELETE FROM tasks WHERE id = ? AND version = ? RETURNING status')
+        .get(id, version) as { status: string } | undefined;
       // A task that moved on keeps its key, or a resubmit with that key would create a duplicate.
-      if (Number(deleted.changes) > 0)
+      if (deleted) {
+        this.#db.countStatus(deleted.status, -1);
         this.#db.statement('DELETE FROM idempotency_keys WHERE task_id = ?').run(id);
+      }
     });
   }
 
@@ -187,8 +194,8 @@ export class SqliteTaskStore implements TaskStore {
     const nowMs = Date.parse(now);
     const oldest = this.#db
       .statement(
-        "SELECT min(run_at_ms) AS t FROM (SELECT min(run_at_ms) AS run_at_ms FROM tasks WHERE status = 'QUEUED' AND run_at_ms <= ?1 " +
-          "UNION ALL SELECT min(run_at_ms) FROM tasks WHERE status = 'RETRYING' AND run_at_ms <= ?1)",
+        // Named, or the planner may pick an index that scans every waiting task.
+        "SELECT min(run_at_ms) AS t FROM tasks INDEXED BY tasks_waiting_by_run_at WHERE status IN ('QUEUED', 'RETRYING') AND run_at_ms <= ?",
       )
       .get(nowMs) as { t: number | null };
     return {
@@ -200,13 +207,14 @@ export class SqliteTaskStore implements TaskStore {
   /** Removes finished tasks past their expiry, like DynamoDB TTL (no change is published). */
   sweepExpired(nowMs: number, max: number): Promise<number> {
     return this.#db.write(() => {
-      const tasks = this.#db
+      const deleted = this.#db
         .statement(
-          'DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE expires_ms IS NOT NULL AND expires_ms <= ? LIMIT ?)',
+          'DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE expires_ms IS NOT NULL AND expires_ms <= ? LIMIT ?) RETURNING status',
         )
-        .run(nowMs, max);
+        .all(nowMs, max) as Array<{ status: string }>;
+      for (const { status } of deleted) this.#db.countStatus(status, -1);
       this.#db.statement('DELETE FROM idempotency_keys WHERE expires_ms <= ?').run(nowMs);
-      return Number(tasks.changes);
+      return deleted.length;
     });
   }
 }
