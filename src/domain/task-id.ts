@@ -1,5 +1,5 @@
 /**
- * Task ids are lowercase UUIDs (crypto.randomUUID, and AppSync's util.autoId, make them). The
+ * Task ids are lowercase UUIDs (version 7, time-ordered, from the submit use case). The
  * APPSYNC_JS resolvers bundle this same constant, so AWS and the local runtime agree on what an id is.
  */
 export const TASK_ID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import { PayloadTooLargeError, ValidationError, type ValidationIssue } from '../domain/errors.ts';
 import { LIMITS } from '../domain/limits.ts';
 import { encodeTaskMessage, isoFromMillis, type Task } from '../domain/task.ts';
@@ -52,7 +52,9 @@ function payloadText(payload: unknown, path: string): { text: string; value: unk
  * half-submitted task stays behind, and the error goes to the caller.
  */
 export function makeSubmitTasks(deps: SubmitTasksDeps) {
-  const newId = deps.newId ?? randomUUID;
+  // Time-ordered ids (UUID version 7): new tasks sit side by side in the store's primary index,
+  // so writing and updating recent tasks touches few pages, and ids sort by submission time.
+  const newId = deps.newId ?? (() => uuidv7());
 
   /**
    * @param listPath where the list sits in the request, for error paths (e.g. `inputs`)

@@ -47,6 +47,19 @@ describe('makeSubmitTasks with the SQLite store and queue', () => {
     return (await store.list({}, 100, null)).items;
   }
 
+  it('gives tasks time-ordered ids (UUID version 7) that sort in submission order', async () => {
+    const { submit } = submitter();
+
+    const first = await submit([ok, ok, ok], 'inputs', at);
+    const second = await submit([ok], 'inputs', at);
+    const ids = [...first, ...second].map((t) => t.id);
+
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('stores a valid task as QUEUED and sends one message naming it', async () => {
     const { submit } = submitter();
 
