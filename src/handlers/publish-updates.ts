@@ -1,12 +1,11 @@
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { coerceError } from '../domain/errors.ts';
 import { LIMITS } from '../domain/limits.ts';
 import type { Task, TaskUpdate } from '../domain/task.ts';
 import type { Logger } from '../domain/task-type.ts';
 import type { UpdatePublisher } from '../ports/update-publisher.ts';
-import { taskFromItem } from '../adapters/dynamodb/task-item.ts';
+import { taskFromImage } from '../adapters/dynamodb/task-image.ts';
 
 export interface PublishUpdatesDeps {
   publisher: UpdatePublisher;
@@ -35,7 +34,7 @@ export function makePublishUpdatesHandler(deps: PublishUpdatesDeps) {
   return async function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
     for (const record of event.Records) {
       if (record.eventName === 'REMOVE' || !record.dynamodb?.NewImage) continue;
-      const task = taskFromItem(unmarshall(record.dynamodb.NewImage as Record<string, AttributeValue>));
+      const task = taskFromImage(record.dynamodb.NewImage as Record<string, AttributeValue>);
       if (!task) continue;
       try {
         await deps.publisher.publish(updateFromTask(task));

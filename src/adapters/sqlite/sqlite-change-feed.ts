@@ -1,7 +1,6 @@
 import type { DynamoDBRecord } from 'aws-lambda';
-import { marshall } from '@aws-sdk/util-dynamodb';
 import type { Task } from '../../domain/task.ts';
-import { taskToItem } from '../dynamodb/task-item.ts';
+import { taskToImage } from '../dynamodb/task-image.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
 interface ChangeRow {
@@ -35,7 +34,7 @@ export class SqliteChangeFeed {
         eventSource: 'local:sqlite',
         dynamodb: {
           Keys: { id: { S: row.task_id } },
-          NewImage: marshall(taskToItem(task), { removeUndefinedValues: true }) as never,
+          NewImage: taskToImage(task) as never,
           SequenceNumber: String(row.seq),
           StreamViewType: 'NEW_IMAGE',
         },

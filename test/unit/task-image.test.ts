@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { taskFromImage, taskToImage } from '../../src/adapters/dynamodb/task-image.ts';
+import { taskFromItem, taskToItem } from '../../src/adapters/dynamodb/task-item.ts';
+import type { Task } from '../../src/domain/task.ts';
+import { T0, iso, makeTask } from '../helpers/contract-fixtures.ts';
+
+const tasks: Array<[string, Task]> = [
+  ['a new task', makeTask()],
+  [
+    'a running task with progress',
+    makeTask({
+      status: 'RUNNING',
+      attempts: 1,
+      progress: 0.25,
+      progressMessage: 'a quarter',
+      leaseExpiresAt: iso(T0 + 30_000),
+      startedAt: iso(T0),
+    }),
+  ],
+  [
+    'a retrying task with an error',
+    makeTask({
+      status: 'RETRYING',
+      attempts: 2,
+      error: { code: 'HANDLER_ERROR', message: 'boom "quoted" ✓', retryable: true, attempt: 2 },
+      runAt: iso(T0 + 4000),
+    }),
+  ],
+  [
+    'a failed task whose error has no attempt',
+    makeTask({
+      status: 'FAILED',
+      error: { code: 'WORKER_LOST', message: '', retryable: false, attempt: null },
+      expiresAt: iso(T0 + 86_400_000),
+      finishedAt: iso(T0 + 5),
+    }),
+  ],
+  [
+    'a succeeded task with a result',
+    makeTask({
+      status: 'SUCCEEDED',
+      result: '{"n":1.5e-7,"s":""}',
+      resultSize: 19,
+      progress: 1,
+      expiresAt: iso(T0 + 1),
+      idempotencyKey: 'k-1',
+      cancelRequested: true,
+    }),
+  ],
+];
+
+describe('task stream images', () => {
+  it.each(tasks)('writes %s exactly as util-dynamodb marshalls its item', (_, task) => {
+    expect(taskToImage(task)).toEqual(marshall(taskToItem(task), { removeUndefinedValues: true }));
+  });
+
+  it.each(tasks)('reads %s back as util-dynamodb and taskFromItem do', (_, task) => {
+    const image = marshall(taskToItem(task), { removeUndefinedValues: true });
+
+    expect(taskFromImage(image)).toEqual(taskFromItem(unmarshall(image)));
+    expect(taskFromImage(image)).toEqual(task);
+  });
+
+  it('reads an image with an attribute of another kind (a string set) through util-dynamodb', () => {
+    const task = makeTask();
+    const image = { ...taskToImage(task), tags: { SS: ['a', 'b'] } };
+
+    expect(taskFromImage(image)).toEqual(task);
+  });
+
+  it('returns null for an image that is not a task', () => {
+    expect(taskFromImage({ id: { S: 'IDEMPOTENCY#k' }, entity: { S: 'IDEMPOTENCY' } })).toBeNull();
+  });
+
+  it('refuses a number DynamoDB cannot store', () => {
+    expect(() => taskToImage(makeTask({ progress: Number.NaN }))).toThrow(/cannot be stored/);
+  });
+});
