@@ -334,6 +334,30 @@ describe('SqliteDatabase', () => {
     expect(versions.find((r) => r.id === b!.id)?.version).toBe(1);
   });
 
+  it('updates from the stored task when another connection changed it since this one read it', async () => {
+    const path = tempPath();
+    const [db1, db2] = [new SqliteDatabase(path), new SqliteDatabase(path)];
+    const [store1, store2] = [new SqliteTaskStore(db1), new SqliteTaskStore(db2)];
+    const task = makeTask();
+    await store1.create([plain(task)]);
+    await store1.get(task.id);
+
+    await store2.update(task.id, { status: 'RUNNING', progress: 0.5 }, { version: 1 }, iso(T0 + 1));
+    // No condition: only the stored version tells store1 that its remembered task is old.
+    const updated = await store1.update(task.id, { progressMessage: 'half' }, {}, iso(T0 + 2));
+    // A condition that the remembered task fails but the stored one meets.
+    await store2.update(task.id, { status: 'QUEUED' }, {}, iso(T0 + 3));
+    await store1.update(task.id, { status: 'RUNNING' }, { statusIn: ['QUEUED'] }, iso(T0 + 4));
+    const stale = store1.update(task.id, { progress: 1 }, { version: 2 }, iso(T0 + 5));
+    await expect(stale).rejects.toMatchObject({ name: 'ConditionFailedError' });
+    const stored = await store2.get(task.id);
+    db1.close();
+    db2.close();
+
+    expect(updated).toMatchObject({ status: 'RUNNING', progress: 0.5, progressMessage: 'half', version: 3 });
+    expect(stored).toMatchObject({ status: 'RUNNING', progress: 0.5, progressMessage: 'half', version: 5 });
+  });
+
   it('counts statuses from the successful writes of a group only', async () => {
     const db = new SqliteDatabase(tempPath());
     const store = new SqliteTaskStore(db);

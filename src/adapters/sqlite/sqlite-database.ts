@@ -131,6 +131,7 @@ export class SqliteDatabase {
   #lockedSince: number | undefined;
   #lockRetries = 0;
   readonly #commitListeners: Array<() => void> = [];
+  readonly #rollbackListeners: Array<() => void> = [];
 
   readonly #busyTimeoutMs: number;
 
@@ -236,6 +237,11 @@ export class SqliteDatabase {
     const counts = this.#writeCounts;
     if (!counts) throw new Error('countStatus is only valid inside a write');
     counts.set(status, (counts.get(status) ?? 0) + delta);
+  }
+
+  /** Called after a group's transaction was rolled back (to replay it, or because its commit failed). */
+  onRollback(listener: () => void): void {
+    this.#rollbackListeners.push(listener);
   }
 
   /** Called after every commit that wrote something (the change feed listens). */
@@ -353,6 +359,7 @@ export class SqliteDatabase {
           tx('RELEASE w').run();
         } else if ((totalChanges.get() as { n: number }).n !== before) {
           tx('ROLLBACK').run();
+          for (const listener of this.#rollbackListeners) listener();
           return 'replay';
         }
         outcomes.push({ ok: false, error });
@@ -372,6 +379,7 @@ export class SqliteDatabase {
       } catch {
         // The failed COMMIT may already have rolled back.
       }
+      for (const listener of this.#rollbackListeners) listener();
       const failure = new StorageError(`Commit to ${this.path} failed: ${(error as Error).message}`, {
         cause: error,
       });

@@ -1,7 +1,7 @@
 import { ValidationError } from '../../domain/errors.ts';
 import type { Task } from '../../domain/task.ts';
 import { applyUpdate } from '../apply-update.ts';
-import { ALL_STATUSES, type TaskStatus } from '../../domain/task-status.ts';
+import { ALL_STATUSES, isFinal, type TaskStatus } from '../../domain/task-status.ts';
 import type {
   CreateResult,
   NewTask,
@@ -13,6 +13,8 @@ import type {
   UpdateCondition,
 } from '../../ports/task-store.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
+
+const CACHE_SIZE = 4096;
 
 interface TaskRow {
   doc: string;
@@ -50,14 +52,36 @@ function decodeToken(token: string): [number, string] {
  */
 export class SqliteTaskStore implements TaskStore {
   readonly #db: SqliteDatabase;
+  /**
+   * The tasks this connection last read or wrote, by id, as of their version. An update starts from
+   * the remembered task and writes only if the stored version still matches; otherwise it reads the
+   * row and starts again. Saves reading and parsing the task for the claim and the final write of
+   * every run. Finished tasks leave it; it holds at most CACHE_SIZE tasks.
+   */
+  readonly #recent = new Map<string, Task>();
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
+    // After a rollback the remembered versions may name states that were never committed.
+    db.onRollback(() => this.#recent.clear());
+  }
+
+  #remember(task: Task): void {
+    this.#recent.delete(task.id);
+    if (isFinal(task.status)) return;
+    this.#recent.set(task.id, task);
+    if (this.#recent.size > CACHE_SIZE) this.#recent.delete(this.#recent.keys().next().value!);
   }
 
   #read(id: string): Task | null {
     const row = this.#db.statement('SELECT doc FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
-    return row ? (JSON.parse(row.doc) as Task) : null;
+    if (!row) {
+      this.#recent.delete(id);
+      return null;
+    }
+    const task = JSON.parse(row.doc) as Task;
+    this.#remember(task);
+    return task;
   }
 
   #recordChange(task: Task, event: 'INSERT' | 'MODIFY', doc: string): void {
@@ -116,30 +140,54 @@ export class SqliteTaskStore implements TaskStore {
 
   update(id: string, patch: TaskPatch, condition: UpdateCondition, now: string): Promise<Task> {
     return this.#db.write(() => {
-      const current = this.#read(id);
-      const { previous, next } = applyUpdate(id, current, patch, condition, now);
-      const doc = JSON.stringify(next);
-      // Only the indexed columns that changed are set, so SQLite leaves the other indexes alone.
-      const sets = ['version = ?', 'doc = ?'];
-      const values: Array<string | number | null> = [next.version, doc];
-      if (next.status !== previous.status) {
-        sets.push('status = ?');
-        values.push(next.status);
-        this.#db.countStatus(previous.status, -1);
-        this.#db.countStatus(next.status, 1);
+      const remembered = this.#recent.get(id);
+      if (remembered) {
+        let applied: ReturnType<typeof applyUpdate> | undefined;
+        try {
+          applied = applyUpdate(id, remembered, patch, condition, now);
+        } catch {
+          // The condition may hold for the stored task: decide on a fresh read below.
+        }
+        if (applied && this.#write(applied.previous, applied.next)) return applied.next;
       }
-      if (next.runAt !== previous.runAt) {
-        sets.push('run_at_ms = ?');
-        values.push(Date.parse(next.runAt));
-      }
-      if (next.expiresAt !== previous.expiresAt) {
-        sets.push('expires_ms = ?');
-        values.push(ms(next.expiresAt));
-      }
-      this.#db.statement(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
-      this.#recordChange(next, 'MODIFY', doc);
+      const { previous, next } = applyUpdate(id, this.#read(id), patch, condition, now);
+      this.#write(previous, next);
       return next;
     });
+  }
+
+  /** Stores `next` over `previous` if the row is still at previous's version; false if it is not. */
+  #write(previous: Task, next: Task): boolean {
+    const doc = JSON.stringify(next);
+    // Only the indexed columns that changed are set, so SQLite leaves the other indexes alone.
+    const sets = ['version = ?', 'doc = ?'];
+    const values: Array<string | number | null> = [next.version, doc];
+    if (next.status !== previous.status) {
+      sets.push('status = ?');
+      values.push(next.status);
+    }
+    if (next.runAt !== previous.runAt) {
+      sets.push('run_at_ms = ?');
+      values.push(Date.parse(next.runAt));
+    }
+    if (next.expiresAt !== previous.expiresAt) {
+      sets.push('expires_ms = ?');
+      values.push(ms(next.expiresAt));
+    }
+    const updated = this.#db
+      .statement(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ? AND version = ?`)
+      .run(...values, next.id, previous.version);
+    if (Number(updated.changes) === 0) {
+      this.#recent.delete(next.id);
+      return false;
+    }
+    if (next.status !== previous.status) {
+      this.#db.countStatus(previous.status, -1);
+      this.#db.countStatus(next.status, 1);
+    }
+    this.#recordChange(next, 'MODIFY', doc);
+    this.#remember(next);
+    return true;
   }
 
   deleteUnqueued(id: string, version: number): Promise<void> {
@@ -148,6 +196,7 @@ export class SqliteTaskStore implements TaskStore {
         .statement('DELETE FROM tasks WHERE id = ? AND version = ? RETURNING status')
         .get(id, version) as { status: string } | undefined;
       // A task that moved on keeps its key, or a resubmit with that key would create a duplicate.
+      this.#recent.delete(id);
       if (deleted) {
         this.#db.countStatus(deleted.status, -1);
         this.#db.statement('DELETE FROM idempotency_keys WHERE task_id = ?').run(id);
