@@ -57,7 +57,7 @@ export class ChangeFeedPump {
       const lastOk =
         failedAt === undefined ? records.at(-1)?.dynamodb?.SequenceNumber : String(Number(failedAt) - 1);
       if (lastOk !== undefined && Number(lastOk) >= Number(records[0]?.dynamodb?.SequenceNumber)) {
-        await this.#feed.acknowledge(Number(lastOk));
+        this.#feed.acknowledge(Number(lastOk));
       }
       if (failedAt !== undefined) {
         clearTimeout(this.#retryTimer);
@@ -71,5 +71,6 @@ export class ChangeFeedPump {
     await this.#running;
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
+    await this.#feed.forget();
   }
 }

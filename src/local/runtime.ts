@@ -66,8 +66,14 @@ function pidAlive(pid: number): boolean {
 
 /** One runtime per data folder: a second one would break the lease rules. */
 function claimDataDir(db: SqliteDatabase): void {
-  const row = db.statement("SELECT value FROM meta WHERE key = 'owner_pid'").get() as
-    { value: string } | undefined;
+  let row: { value: string } | undefined;
+  try {
+    row = db.statement("SELECT value FROM meta WHERE key = 'owner_pid'").get() as typeof row;
+  } catch (error) {
+    // Damage where the first read lands: report it as the integrity check does, with what to do.
+    db.verifyIntegrity();
+    throw error;
+  }
   const owner = row ? Number(row.value) : 0;
   if (owner && owner !== process.pid && pidAlive(owner)) {
     throw new ConfigurationError(

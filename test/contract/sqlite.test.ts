@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
@@ -113,11 +113,26 @@ describe('SqliteChangeFeed', () => {
     for (const task of tasks) await store.create([plain(task)]);
     const before = feed.read(10);
 
-    await feed.acknowledge(Number(before[1]!.dynamodb!.SequenceNumber));
-
+    feed.acknowledge(Number(before[1]!.dynamodb!.SequenceNumber));
     const after = feed.read(10);
+    // Until the acknowledged rows are deleted, a new reader (a restarted runtime) sees them again.
+    const afterRestart = new SqliteChangeFeed(sqlite.db).read(10);
+    await feed.forget();
+    const afterForget = new SqliteChangeFeed(sqlite.db).read(10);
+
     expect(feed.pending()).toBe(2);
     expect(after.map((r) => r.eventID)).toEqual([before[2]!.eventID, before[3]!.eventID]);
+    expect(afterRestart.map((r) => r.eventID)).toEqual(before.map((r) => r.eventID));
+    expect(afterForget.map((r) => r.eventID)).toEqual([before[2]!.eventID, before[3]!.eventID]);
+  });
+
+  it('deletes acknowledged changes on its own shortly after', async () => {
+    const timed = new SqliteChangeFeed(sqlite.db, { forgetEveryMs: 20 });
+    await store.create([plain(makeTask()), plain(makeTask())]);
+    const records = timed.read(10);
+
+    timed.acknowledge(Number(records.at(-1)!.dynamodb!.SequenceNumber));
+    await vi.waitFor(() => expect(new SqliteChangeFeed(sqlite.db).read(10)).toEqual([]));
   });
 
   it('reads at most max records, oldest first', async () => {

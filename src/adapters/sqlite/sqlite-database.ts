@@ -167,8 +167,14 @@ export class SqliteDatabase {
    * unclean shutdown, not on every start). Throws StorageError when the file is damaged.
    */
   verifyIntegrity(): void {
-    const rows = this.db.prepare('PRAGMA quick_check').all() as Array<{ quick_check: string }>;
-    const problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
+    let problems: string[];
+    try {
+      const rows = this.db.prepare('PRAGMA quick_check').all() as Array<{ quick_check: string }>;
+      problems = rows.map((r) => r.quick_check).filter((r) => r !== 'ok');
+    } catch (error) {
+      // So damaged that the check itself cannot read it.
+      problems = [(error as Error).message];
+    }
     if (problems.length > 0) {
       throw new StorageError(
         `The database ${this.path} is damaged (${problems.slice(0, 3).join('; ')}). Restore it from a backup; ` +
