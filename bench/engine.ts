@@ -3,22 +3,22 @@
 // Ours: the local runtime's engine without HTTP — the submit use case over the SQLite store and
 // queue (group commit), processor worker threads running the process-tasks handler (the defaults of
 // `npm start`: 1 thread, concurrency 64), and the change feed publishing every change. Tasks are
-// no-op PROCESS_DATA tasks (`records: []`).
+// no-op PROCESS_DATA tasks (`records: []`). Run at DURABILITY=normal (the default) and full.
 // BullMQ: a Queue with addBulk, a Worker at concurrency 100 with a no-op processor, QueueEvents for
 // completion, on a redis-server this script starts with appendonly yes / appendfsync everysec.
 //
 // Measured for each, interleaved, 3 times: enqueue rate (batches of 25 / addBulk of 25), processing
-// rate (drain of the enqueued backlog), and latency from enqueue to completion at a steady 1,000/s.
-// Prints medians with min–max and the ratio ours/BullMQ; writes bench/results/<date>-engine.json.
-//   node bench/engine.ts [--tasks 20000] [--rounds 3] [--durability normal|full]
+// rate (drain of the enqueued backlog by a worker pool started beforehand and idle until then), and
+// latency from enqueue to completion at a steady 1,000/s. Prints medians with min–max and the ratio
+// ours/BullMQ; adds the figures to bench/results/<date>.json.
+//   node bench/engine.ts [--tasks 20000] [--rounds 3] [--latency-seconds 10]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker as ThreadWorker } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
-import { DatabaseSync } from 'node:sqlite';
 import { makeConsoleLogger } from '../src/adapters/local/console-logger.ts';
 import { SqliteChangeFeed } from '../src/adapters/sqlite/sqlite-change-feed.ts';
 import { SqliteDatabase } from '../src/adapters/sqlite/sqlite-database.ts';
@@ -32,12 +32,12 @@ import { ChangeFeedPump } from '../src/local/change-feed-pump.ts';
 import { systemClock } from '../src/ports/clock.ts';
 import { BUILT_IN_TASK_TYPES } from '../src/task-types/built-in.ts';
 import { makeSubmitTasks } from '../src/use-cases/submit-tasks.ts';
+import { machine, recordResults } from './results-file.ts';
 
 const { values: args } = parseArgs({
   options: {
     tasks: { type: 'string', default: '20000' },
     rounds: { type: 'string', default: '3' },
-    durability: { type: 'string', default: 'normal' },
     'latency-seconds': { type: 'string', default: '10' },
     'only-ours': { type: 'boolean', default: false },
   },
@@ -84,12 +84,12 @@ async function offer(rate: number, seconds: number, send: (n: number) => Promise
 
 // ---- Ours ----------------------------------------------------------------------------------------
 
-async function runOurs(): Promise<Measurement> {
+async function runOurs(durability: 'normal' | 'full'): Promise<Measurement> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tq-engine-'));
   const config = loadLocalConfig({
     DATA_DIR: dataDir,
     LOG_LEVEL: process.env['BENCH_DEBUG'] ? 'warn' : 'silent',
-    DURABILITY: args.durability,
+    DURABILITY: durability,
   });
   const databasePath = join(dataDir, 'tasks.db');
   if (process.env['BENCH_DEBUG']) process.stderr.write(`${dataDir} `);
@@ -127,7 +127,7 @@ async function runOurs(): Promise<Measurement> {
   const startWorkers = async () => {
     for (let i = 0; i < config.WORKER_THREADS; i++) {
       const worker = new ThreadWorker(new URL('../src/local/processor-worker.ts', import.meta.url), {
-        workerData: { config, databasePath, dataDir, name: `processor-${i + 1}` },
+        workerData: { config, databasePath, dataDir, name: `processor-${i + 1}`, startPaused: true },
       });
       worker.on('message', (m: { type: string }) => m.type === 'committed' && pump.poke());
       await new Promise<void>((resolve) =>
@@ -147,6 +147,9 @@ async function runOurs(): Promise<Measurement> {
     }
   };
 
+  // The worker pool starts first and waits, as BullMQ's Worker does with autorun off.
+  await startWorkers();
+
   // Enqueue: the backlog, with no processor running, 64 concurrent callers of submitTasks.
   const t0 = performance.now();
   const callers = 64;
@@ -160,8 +163,7 @@ async function runOurs(): Promise<Measurement> {
 
   // Processing: drain the backlog.
   const t1 = performance.now();
-  await startWorkers();
-  if (process.env['BENCH_DEBUG']) process.stderr.write('workers started; ');
+  for (const worker of workers) worker.postMessage({ type: 'start' });
   while (succeeded < TASKS) {
     await sleep(10);
     if (process.env['BENCH_DEBUG'] && Math.random() < 0.01) process.stderr.write(`[${succeeded}] `);
@@ -276,8 +278,14 @@ async function runBull(port: number, round: number): Promise<Measurement> {
   );
   const enqueueSeconds = (performance.now() - t0) / 1000;
 
+  const worker = new Worker(name, async () => ({ records: [], count: 0 }), {
+    connection,
+    concurrency: 100,
+    autorun: false,
+  });
+  await worker.waitUntilReady();
   const t1 = performance.now();
-  const worker = new Worker(name, async () => ({ records: [], count: 0 }), { connection, concurrency: 100 });
+  void worker.run();
   while (completed < TASKS) await sleep(10);
   const processSeconds = (performance.now() - t1) / 1000;
 
@@ -305,12 +313,15 @@ const fmt = (xs: number[], digits = 0) =>
 // --only-ours profiles our engine alone: no Redis, no comparison, nothing written.
 const redis = args['only-ours'] ? undefined : await startRedis();
 const ours: Measurement[] = [];
+const oursFull: Measurement[] = [];
 const bull: Measurement[] = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {
     process.stderr.write(`round ${round + 1}/${ROUNDS}: ours… `);
-    ours.push(await runOurs());
+    ours.push(await runOurs('normal'));
     if (!args['only-ours']) {
+      process.stderr.write('ours, DURABILITY=full… ');
+      oursFull.push(await runOurs('full'));
       process.stderr.write('BullMQ… ');
       bull.push(await runBull(redis!.port, round));
     }
@@ -328,69 +339,41 @@ if (!redis) {
   process.exit(0);
 }
 
-const rows = [
-  ['enqueue (tasks/s)', ours.map((m) => m.enqueuePerSecond), bull.map((m) => m.enqueuePerSecond), 'higher'],
-  [
-    'processing (tasks/s)',
-    ours.map((m) => m.processPerSecond),
-    bull.map((m) => m.processPerSecond),
-    'higher',
-  ],
-  [
-    'latency p50 at 1,000/s (ms)',
-    ours.map((m) => m.latencyMs.p50),
-    bull.map((m) => m.latencyMs.p50),
-    'lower',
-  ],
-  [
-    'latency p99 at 1,000/s (ms)',
-    ours.map((m) => m.latencyMs.p99),
-    bull.map((m) => m.latencyMs.p99),
-    'lower',
-  ],
-  [
-    'latency max at 1,000/s (ms)',
-    ours.map((m) => m.latencyMs.max),
-    bull.map((m) => m.latencyMs.max),
-    'lower',
-  ],
-] as const;
-const sqliteVersion = (
-  new DatabaseSync(':memory:').prepare('select sqlite_version() as v').get() as { v: string }
-).v;
-const machine = `${cpus().length} cores, Node ${process.version}, SQLite ${sqliteVersion}, Redis ${redis.version}, BullMQ ${(await import('bullmq/package.json', { with: { type: 'json' } })).default.version}`;
+type Pick = (m: Measurement) => number;
+const rows: Array<[string, Pick, 'higher' | 'lower', string]> = [
+  ['enqueue (tasks/s)', (m) => m.enqueuePerSecond, 'higher', '≥ 1.5'],
+  ['processing (tasks/s)', (m) => m.processPerSecond, 'higher', '≥ 2'],
+  ['latency p50 at 1,000/s (ms)', (m) => m.latencyMs.p50, 'lower', ''],
+  ['latency p99 at 1,000/s (ms)', (m) => m.latencyMs.p99, 'lower', '≤ 1'],
+  ['latency max at 1,000/s (ms)', (m) => m.latencyMs.max, 'lower', ''],
+];
+const bullmqVersion = (await import('bullmq/package.json', { with: { type: 'json' } })).default.version;
+const about = machine();
 console.log(
-  `\nEngine: ${TASKS} no-op tasks per round, ${ROUNDS} rounds interleaved, durability=${args.durability}; ${machine}`,
+  `\nEngine: ${TASKS} no-op tasks per round, ${ROUNDS} rounds interleaved; ${about['cores']} cores, Node ${about['node']}, ` +
+    `SQLite ${about['sqlite']}, Redis ${redis.version}, BullMQ ${bullmqVersion}`,
 );
-console.log('| measurement | ours: median (min–max) | BullMQ: median (min–max) | ours / BullMQ |');
-console.log('| --- | ---: | ---: | ---: |');
-for (const [label, a, b] of rows) {
+console.log(
+  '| measurement | ours: median (min–max) | BullMQ: median (min–max) | ours / BullMQ | target | ours at DURABILITY=full | full / normal |',
+);
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const [label, pick, , target] of rows) {
   const digits = label.startsWith('latency') ? 1 : 0;
+  const [a, b, f] = [ours.map(pick), bull.map(pick), oursFull.map(pick)];
   console.log(
-    `| ${label} | ${fmt([...a], digits)} | ${fmt([...b], digits)} | ${(median([...a]) / median([...b])).toFixed(2)} |`,
+    `| ${label} | ${fmt(a, digits)} | ${fmt(b, digits)} | ${(median(a) / median(b)).toFixed(2)} | ${target} | ${fmt(f, digits)} | ${(median(f) / median(a)).toFixed(2)} |`,
   );
 }
-mkdirSync(join(import.meta.dirname, 'results'), { recursive: true });
-const file = join(
-  import.meta.dirname,
-  'results',
-  `${new Date().toISOString().slice(0, 10)}-engine-${args.durability}.json`,
-);
-writeFileSync(
-  file,
-  JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      machine,
-      tasks: TASKS,
-      rounds: ROUNDS,
-      durability: args.durability,
-      ours,
-      bullmq: bull,
-    },
-    null,
-    2,
-  ),
-);
-console.log(`\nwritten to ${file}`);
+const file = recordResults('engine', {
+  tasks: TASKS,
+  rounds: ROUNDS,
+  latencyOfferedPerSecond: RATE,
+  latencySeconds: LATENCY_SECONDS,
+  redis: redis.version,
+  bullmq: bullmqVersion,
+  ours,
+  oursDurabilityFull: oursFull,
+  bullmqRuns: bull,
+});
+console.log(`\nadded to ${file}`);
 process.exit(0);

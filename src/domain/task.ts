@@ -67,8 +67,16 @@ export function decodeTaskMessage(body: string): TaskMessage | { invalid: string
   return { taskId };
 }
 
+let lastMillis = Number.NaN;
+let lastIso = '';
+
+/** An ISO 8601 timestamp. Remembers the last one: a busy processor asks for the same millisecond often. */
 export function isoFromMillis(ms: number): string {
-  return new Date(ms).toISOString();
+  if (ms !== lastMillis) {
+    lastIso = new Date(ms).toISOString();
+    lastMillis = ms;
+  }
+  return lastIso;
 }
 
 export function millisFromIso(iso: string): number {

@@ -1,10 +1,18 @@
 // Entry point of a processor worker thread (see processor.ts). Talks to the API thread by messages:
-// in: { type: 'wake' } | { type: 'stop', graceMs }; out: { type: 'committed' } | { type: 'stopped', left }.
+// in: { type: 'wake' } | { type: 'start' } | { type: 'stop', graceMs };
+// out: { type: 'ready' } | { type: 'committed' } | { type: 'stopped', left }.
+// It starts polling at once, or on { type: 'start' } when workerData.startPaused is set.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LocalConfig } from '../config/local-config.ts';
 import { makeProcessor } from './processor.ts';
 
-const data = workerData as { config: LocalConfig; databasePath: string; dataDir: string; name: string };
+const data = workerData as {
+  config: LocalConfig;
+  databasePath: string;
+  dataDir: string;
+  name: string;
+  startPaused?: boolean;
+};
 const port = parentPort!;
 let committedPosted = false;
 
@@ -24,8 +32,9 @@ const processor = makeProcessor({
   },
 });
 
-port.on('message', (message: { type: 'wake' } | { type: 'stop'; graceMs: number }) => {
+port.on('message', (message: { type: 'wake' } | { type: 'start' } | { type: 'stop'; graceMs: number }) => {
   if (message.type === 'wake') processor.wake();
+  else if (message.type === 'start') processor.start();
   else if (message.type === 'stop') {
     void processor.stop(message.graceMs).then((left) => {
       port.postMessage({ type: 'stopped', left });
@@ -33,5 +42,5 @@ port.on('message', (message: { type: 'wake' } | { type: 'stop'; graceMs: number 
   }
 });
 
-processor.start();
+if (!data.startPaused) processor.start();
 port.postMessage({ type: 'ready' });
