@@ -1,27 +1,42 @@
 // The runtime as the benchmarks run it: a child process started from src/local/main.ts as
 // `npm start` starts it, on a free port and a fresh data folder, with a GraphQL client for it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface BenchRuntime {
   child: ChildProcess;
   url: string;
+  /** The graphql-transport-ws endpoint. */
+  wsUrl: string;
+  dataDir: string;
+  /** Resident memory of the runtime process (all its threads), from /proc, in MB. */
+  rssMb(): number;
+  /** SIGTERM, then resolves when the process has exited. */
+  stop(): Promise<void>;
   /** Sends one operation with the API key; throws on GraphQL errors, returns `data`. */
   gql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
 }
 
 const KEY = 'bench-key-0123456789abcdef';
 
-export async function startBenchRuntime(dataDirPrefix: string): Promise<BenchRuntime> {
+export const BENCH_API_KEY = KEY;
+
+/** `dataDir` names a folder to use (one already filled, say); otherwise a fresh one is made. */
+export async function startBenchRuntime(
+  dataDirPrefix: string,
+  options: { dataDir?: string; env?: Record<string, string> } = {},
+): Promise<BenchRuntime> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), dataDirPrefix));
   const child = spawn(process.execPath, [join(import.meta.dirname, '../src/local/main.ts')], {
     env: {
       ...process.env,
       PORT: '0',
-      DATA_DIR: mkdtempSync(join(tmpdir(), dataDirPrefix)),
+      DATA_DIR: dataDir,
       API_KEY: KEY,
       LOG_LEVEL: 'warn',
+      ...options.env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -36,6 +51,15 @@ export async function startBenchRuntime(dataDirPrefix: string): Promise<BenchRun
   return {
     child,
     url,
+    wsUrl: url.replace(/^http/, 'ws'),
+    dataDir,
+    rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
     async gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
       const r = await fetch(url, {
         method: 'POST',

@@ -156,6 +156,10 @@ export class LocalAppSync {
   readonly #resolvers = new Map<string, LoadedResolver>();
   readonly #publishingMutations = new Set<string>();
   readonly #documents = new Map<string, DocumentNode>();
+  readonly #selections = new WeakMap<
+    FieldNode,
+    { selectionSetList: string[]; selectionSetGraphQL: string }
+  >();
 
   private constructor(options: LocalAppSyncOptions) {
     this.#options = options;
@@ -262,9 +266,34 @@ export class LocalAppSync {
         fieldName: info.fieldName,
         parentTypeName: info.parentType.name,
         variables: info.variableValues,
-        selectionSetList: selectionList(fieldNode?.selectionSet, info),
-        selectionSetGraphQL: fieldNode?.selectionSet ? print(fieldNode.selectionSet) : '',
+        ...this.#selectionOf(fieldNode, info),
       },
+    };
+  }
+
+  /**
+   * `selectionSetList` and `selectionSetGraphQL` of a field node. Documents are cached (the
+   * publisher's mutation runs thousands of times a second), so their nodes are too; the fragments a
+   * node's selection uses belong to the same document, so the node alone is a sound key.
+   */
+  #selectionOf(
+    fieldNode: FieldNode | undefined,
+    info: GraphQLResolveInfo,
+  ): { selectionSetList: string[]; selectionSetGraphQL: string } {
+    const compute = () => ({
+      selectionSetList: selectionList(fieldNode?.selectionSet, info),
+      selectionSetGraphQL: fieldNode?.selectionSet ? print(fieldNode.selectionSet) : '',
+    });
+    if (!fieldNode) return compute();
+    let selection = this.#selections.get(fieldNode);
+    if (!selection) {
+      selection = compute();
+      this.#selections.set(fieldNode, selection);
+    }
+    // Each resolver run gets its own list: resolver code may change what it is given.
+    return {
+      selectionSetList: [...selection.selectionSetList],
+      selectionSetGraphQL: selection.selectionSetGraphQL,
     };
   }
 
