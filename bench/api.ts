@@ -28,11 +28,7 @@ const BATCH = 25;
 const SUBMIT = 'mutation ($i: [SubmitTaskInput!]!) { submitTasks(inputs: $i) { id } }';
 const NOOP = { type: 'PROCESS_DATA', payload: '{"records":[]}' };
 
-const runtime = await startBenchRuntime('tq-api-', {
-  env: process.env['BENCH_PROFILE_DIR']
-    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env['BENCH_PROFILE_DIR']}` }
-    : {},
-});
+const runtime = await startBenchRuntime('tq-api-');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** When each task id was submitted (the moment its request was sent), and when SUCCEEDED arrived. */

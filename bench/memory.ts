@@ -1,49 +1,82 @@
-// RSS of the local runtime with 100k tasks queued, then after they are processed. The runtime is a
-// child process started as `npm start` starts it; tasks go in through submitTasks over HTTP while
-// a long delay (delaySeconds) keeps them queued. `--delay 0` measures after processing instead.
-//   node bench/memory.ts [--tasks 100000] [--delay 900|0]
-import { readFileSync } from 'node:fs';
+// RSS of the local runtime (a child process started as `npm start` starts it; all its threads):
+// idle; the highest seen while 100k tasks are submitted through submitTasks over HTTP (a long
+// delaySeconds keeps them queued); with the 100k queued once the runtime has settled (V8 returns
+// the garbage of the burst to the system about ten seconds after it ends); and after all of them
+// were processed (a second run with no delay). Prints a table and adds it to bench/results/<date>.json.
+//   node bench/memory.ts [--tasks 100000]
 import { parseArgs } from 'node:util';
-import { startBenchRuntime } from './runtime-child.ts';
+import { recordResults } from './results-file.ts';
+import { startBenchRuntime, type BenchRuntime } from './runtime-child.ts';
 
-const { values: args } = parseArgs({
-  options: { tasks: { type: 'string', default: '100000' }, delay: { type: 'string', default: '900' } },
-});
+const { values: args } = parseArgs({ options: { tasks: { type: 'string', default: '100000' } } });
 const TASKS = Number(args.tasks);
-/** 900 s (the default) keeps every task queued while RSS is read; then processing is not waited for. */
-const DELAY = Number(args.delay);
-const { child, gql } = await startBenchRuntime('tq-mem-');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Resident memory of the runtime process (all its threads), from /proc. */
-const rssMb = () =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
-const idle = rssMb();
-const input = (delay: number) => ({
-  type: 'PROCESS_DATA',
-  payload: '{"records":[{"a":1}]}',
-  delaySeconds: delay,
+/** Waits until RSS stops falling (or 30 s), and returns it. */
+async function settledRss(runtime: BenchRuntime): Promise<number> {
+  let last = runtime.rssMb();
+  for (let i = 0; i < 15; i++) {
+    await sleep(2000);
+    const now = runtime.rssMb();
+    if (i >= 5 && now >= last - 1) return now;
+    last = now;
+  }
+  return runtime.rssMb();
+}
+
+/** Submits TASKS tasks (25 per call, 8 calls at a time); returns the highest RSS seen meanwhile. */
+async function submitAll(runtime: BenchRuntime, delaySeconds: number): Promise<number> {
+  let peak = runtime.rssMb();
+  const sampler = setInterval(() => (peak = Math.max(peak, runtime.rssMb())), 100);
+  const input = { type: 'PROCESS_DATA', payload: '{"records":[{"a":1}]}', delaySeconds };
+  const inFlight: Promise<unknown>[] = [];
+  for (let i = 0; i < TASKS; i += 25) {
+    inFlight.push(
+      runtime.gql('mutation ($i: [SubmitTaskInput!]!) { submitTasks(inputs: $i) { id } }', {
+        i: Array.from({ length: Math.min(25, TASKS - i) }, () => input),
+      }),
+    );
+    if (inFlight.length >= 8) await Promise.all(inFlight.splice(0));
+  }
+  await Promise.all(inFlight);
+  clearInterval(sampler);
+  return Math.max(peak, runtime.rssMb());
+}
+
+async function counts(runtime: BenchRuntime): Promise<Record<string, number>> {
+  return (
+    await runtime.gql<{ queueStats: Record<string, number> }>('{ queueStats { queued succeeded total } }')
+  ).queueStats;
+}
+
+// Queued: a delay of 900 s keeps every task waiting while RSS is read.
+const queuedRun = await startBenchRuntime('tq-mem-');
+const idle = await settledRss(queuedRun);
+const submitPeak = await submitAll(queuedRun, 900);
+const queued = await settledRss(queuedRun);
+const stillQueued = (await counts(queuedRun))['queued'];
+await queuedRun.stop();
+
+// Processed: no delay; wait until all SUCCEEDED.
+const processedRun = await startBenchRuntime('tq-mem-');
+const processPeak = await submitAll(processedRun, 0);
+while ((await counts(processedRun))['succeeded']! < TASKS) await sleep(500);
+const processed = await settledRss(processedRun);
+await processedRun.stop();
+
+const rows: Array<[string, number]> = [
+  ['idle, empty store', idle],
+  [`highest while ${TASKS} tasks are submitted (kept queued)`, submitPeak],
+  [`${TASKS} tasks queued, settled (${stillQueued} QUEUED when read)`, queued],
+  [`highest while ${TASKS} tasks are submitted and processed`, processPeak],
+  [`after all ${TASKS} SUCCEEDED, settled`, processed],
+];
+console.log('| state | RSS (MB) |\n| --- | ---: |');
+for (const [label, mb] of rows) console.log(`| ${label} | ${mb.toFixed(0)} |`);
+const file = recordResults('memory', {
+  tasks: TASKS,
+  rssMb: { idle, submitPeak, queued, processPeak, processed },
+  targetQueuedMb: 300,
 });
-const inFlight: Promise<unknown>[] = [];
-for (let i = 0; i < TASKS; i += 25) {
-  inFlight.push(
-    gql('mutation ($i: [SubmitTaskInput!]!) { submitTasks(inputs: $i) { id } }', {
-      i: Array.from({ length: Math.min(25, TASKS - i) }, () => input(DELAY)),
-    }),
-  );
-  if (inFlight.length >= 8) await Promise.all(inFlight.splice(0));
-}
-await Promise.all(inFlight);
-const queued = rssMb();
-const stats = async () =>
-  (await gql<{ queueStats: Record<string, number> }>('{ queueStats { queued succeeded total } }')).queueStats;
-const queuedCount = (await stats())['queued'];
-for (; DELAY <= 60;) {
-  if ((await stats())['succeeded']! >= TASKS) break;
-  await new Promise((r) => setTimeout(r, 500));
-}
-const processed = DELAY <= 60 ? rssMb() : NaN;
-console.log(`| state | RSS (MB) |\n| --- | ---: |`);
-console.log(`| idle, empty store | ${idle.toFixed(0)} |`);
-console.log(`| ${TASKS} tasks queued (${queuedCount} still QUEUED when measured) | ${queued.toFixed(0)} |`);
-if (DELAY <= 60) console.log(`| after all ${TASKS} SUCCEEDED | ${processed.toFixed(0)} |`);
-child.kill('SIGTERM');
+console.log(`\nadded to ${file}`);
+process.exit(0);

@@ -23,19 +23,32 @@ const KEY = 'bench-key-0123456789abcdef';
 
 export const BENCH_API_KEY = KEY;
 
+/** The Node flags `npm start` passes (package.json's start script), so the benchmarks run the same. */
+const START_FLAGS = (
+  JSON.parse(readFileSync(join(import.meta.dirname, '../package.json'), 'utf8')) as {
+    scripts: { start: string };
+  }
+).scripts.start
+  .split(/\s+/)
+  .filter((word) => word.startsWith('--'));
+
 /** `dataDir` names a folder to use (one already filled, say); otherwise a fresh one is made. */
 export async function startBenchRuntime(
   dataDirPrefix: string,
   options: { dataDir?: string; env?: Record<string, string> } = {},
 ): Promise<BenchRuntime> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), dataDirPrefix));
-  const child = spawn(process.execPath, [join(import.meta.dirname, '../src/local/main.ts')], {
+  const child = spawn(process.execPath, [...START_FLAGS, join(import.meta.dirname, '../src/local/main.ts')], {
     env: {
       ...process.env,
       PORT: '0',
       DATA_DIR: dataDir,
       API_KEY: KEY,
       LOG_LEVEL: 'warn',
+      // Node options for the runtime alone (say --cpu-prof), not for this process.
+      ...(process.env['BENCH_RUNTIME_NODE_OPTIONS']
+        ? { NODE_OPTIONS: process.env['BENCH_RUNTIME_NODE_OPTIONS'] }
+        : {}),
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
