@@ -17,21 +17,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker as ThreadWorker } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
-import { makeConsoleLogger } from '../src/adapters/local/console-logger.ts';
-import { SqliteChangeFeed } from '../src/adapters/sqlite/sqlite-change-feed.ts';
-import { SqliteDatabase } from '../src/adapters/sqlite/sqlite-database.ts';
-import { SqliteTaskQueue } from '../src/adapters/sqlite/sqlite-task-queue.ts';
-import { SqliteTaskStore } from '../src/adapters/sqlite/sqlite-task-store.ts';
-import { loadLocalConfig } from '../src/config/local-config.ts';
-import type { TaskUpdate } from '../src/domain/task.ts';
-import { TaskTypeRegistry } from '../src/domain/task-type-registry.ts';
-import { makePublishUpdatesHandler } from '../src/handlers/publish-updates.ts';
-import { ChangeFeedPump } from '../src/local/change-feed-pump.ts';
-import { systemClock } from '../src/ports/clock.ts';
-import { BUILT_IN_TASK_TYPES } from '../src/task-types/built-in.ts';
-import { makeSubmitTasks } from '../src/use-cases/submit-tasks.ts';
+import { BATCH, offer, percentiles, runOurs, sleep, type Measurement } from './our-engine.ts';
 import { machine, recordResults } from './results-file.ts';
 
 const { values: args } = parseArgs({
@@ -46,156 +33,6 @@ const TASKS = Number(args.tasks);
 const ROUNDS = Number(args.rounds);
 const RATE = 1000;
 const LATENCY_SECONDS = Number(args['latency-seconds']);
-const BATCH = 25;
-const NOOP = { type: 'PROCESS_DATA', payload: { records: [] } };
-
-const silent = makeConsoleLogger('silent');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Measurement {
-  enqueuePerSecond: number;
-  processPerSecond: number;
-  latencyMs: { p50: number; p99: number; max: number; count: number };
-}
-
-function percentiles(values: number[]): Measurement['latencyMs'] {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
-  return { p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? NaN, count: sorted.length };
-}
-
-/** Offers `rate` tasks per second for `seconds`, in 10 ms ticks, calling `send(n)` each tick. */
-async function offer(rate: number, seconds: number, send: (n: number) => Promise<void>): Promise<void> {
-  const start = performance.now();
-  let sent = 0;
-  const total = rate * seconds;
-  const pending: Promise<void>[] = [];
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-    if (due > sent) {
-      const n = due - sent;
-      sent = due;
-      pending.push(send(n));
-    }
-    await sleep(5);
-  }
-  await Promise.all(pending);
-}
-
-// ---- Ours ----------------------------------------------------------------------------------------
-
-async function runOurs(durability: 'normal' | 'full'): Promise<Measurement> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tq-engine-'));
-  const config = loadLocalConfig({
-    DATA_DIR: dataDir,
-    LOG_LEVEL: process.env['BENCH_DEBUG'] ? 'warn' : 'silent',
-    DURABILITY: durability,
-  });
-  const databasePath = join(dataDir, 'tasks.db');
-  if (process.env['BENCH_DEBUG']) process.stderr.write(`${dataDir} `);
-  const db = new SqliteDatabase(databasePath, { durability: config.DURABILITY });
-  const store = new SqliteTaskStore(db);
-  const queue = new SqliteTaskQueue(db, systemClock, { maxReceiveCount: config.MAX_RECEIVE_COUNT });
-  const submit = makeSubmitTasks({
-    store,
-    queue,
-    registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
-    clock: systemClock,
-    logger: silent,
-  });
-  const submittedAt = new Map<string, number>();
-  const latencies: number[] = [];
-  let succeeded = 0;
-  const pump = new ChangeFeedPump({
-    feed: new SqliteChangeFeed(db),
-    logger: silent,
-    handler: makePublishUpdatesHandler({
-      logger: silent,
-      publisher: {
-        publish: async (update: TaskUpdate) => {
-          if (update.status !== 'SUCCEEDED') return;
-          succeeded += 1;
-          const at = submittedAt.get(update.id);
-          if (at !== undefined) latencies.push(performance.now() - at);
-        },
-      },
-    }),
-  });
-  db.onCommit(() => pump.poke());
-
-  const workers: ThreadWorker[] = [];
-  const startWorkers = async () => {
-    for (let i = 0; i < config.WORKER_THREADS; i++) {
-      const worker = new ThreadWorker(new URL('../src/local/processor-worker.ts', import.meta.url), {
-        workerData: { config, databasePath, dataDir, name: `processor-${i + 1}`, startPaused: true },
-      });
-      worker.on('message', (m: { type: string }) => m.type === 'committed' && pump.poke());
-      await new Promise<void>((resolve) =>
-        worker.on('message', (m: { type: string }) => m.type === 'ready' && resolve()),
-      );
-      workers.push(worker);
-    }
-    queue.onSent(() => workers.forEach((w) => w.postMessage({ type: 'wake' })));
-  };
-  const send = async (n: number, track: boolean) => {
-    const requests = Array.from({ length: n }, () => NOOP);
-    for (let i = 0; i < requests.length; i += BATCH) {
-      const chunk = requests.slice(i, i + BATCH);
-      const t0 = performance.now();
-      const tasks = await submit(chunk, 'inputs', (j) => `inputs[${j}]`);
-      if (track) for (const t of tasks) submittedAt.set(t.id, t0);
-    }
-  };
-
-  // The worker pool starts first and waits, as BullMQ's Worker does with autorun off.
-  await startWorkers();
-
-  // Enqueue: the backlog, with no processor running, 64 concurrent callers of submitTasks.
-  const t0 = performance.now();
-  const callers = 64;
-  await Promise.all(
-    Array.from({ length: callers }, (_, c) =>
-      send(Math.floor(TASKS / callers) + (c < TASKS % callers ? 1 : 0), false),
-    ),
-  );
-  const enqueueSeconds = (performance.now() - t0) / 1000;
-  if (process.env['BENCH_DEBUG']) process.stderr.write(`enqueued in ${enqueueSeconds}s; `);
-
-  // Processing: drain the backlog.
-  const t1 = performance.now();
-  for (const worker of workers) worker.postMessage({ type: 'start' });
-  while (succeeded < TASKS) {
-    await sleep(10);
-    if (process.env['BENCH_DEBUG'] && Math.random() < 0.01) process.stderr.write(`[${succeeded}] `);
-  }
-  const processSeconds = (performance.now() - t1) / 1000;
-
-  // Latency at a steady offered load.
-  succeeded = 0;
-  await offer(RATE, LATENCY_SECONDS, (n) => send(n, true));
-  while (succeeded < RATE * LATENCY_SECONDS) await sleep(10);
-
-  await Promise.all(
-    workers.map(
-      (w) =>
-        new Promise<void>((resolve) => {
-          w.on('message', (m: { type: string }) => {
-            if (m.type === 'stopped') void w.terminate().then(() => resolve());
-          });
-          w.postMessage({ type: 'stop', graceMs: 1000 });
-        }),
-    ),
-  );
-  await pump.stop();
-  db.close();
-  rmSync(dataDir, { recursive: true, force: true });
-  return {
-    enqueuePerSecond: TASKS / enqueueSeconds,
-    processPerSecond: TASKS / processSeconds,
-    latencyMs: percentiles(latencies),
-  };
-}
-
 // ---- BullMQ ----------------------------------------------------------------------------------------
 
 function freePort(): Promise<number> {
@@ -318,10 +155,14 @@ const bull: Measurement[] = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {
     process.stderr.write(`round ${round + 1}/${ROUNDS}: ours… `);
-    ours.push(await runOurs('normal'));
+    ours.push(
+      await runOurs({ tasks: TASKS, durability: 'normal', rate: RATE, latencySeconds: LATENCY_SECONDS }),
+    );
     if (!args['only-ours']) {
       process.stderr.write('ours, DURABILITY=full… ');
-      oursFull.push(await runOurs('full'));
+      oursFull.push(
+        await runOurs({ tasks: TASKS, durability: 'full', rate: RATE, latencySeconds: LATENCY_SECONDS }),
+      );
       process.stderr.write('BullMQ… ');
       bull.push(await runBull(redis!.port, round));
     }

@@ -1,8 +1,10 @@
 // How the API answers while CPU-heavy tasks run: p50/p99 of a `task` query, first idle, then while
 // four large image resizes run, then while a large CSV pipeline runs. The runtime is a child process
-// started from src/local/main.ts with its defaults, as `npm start` runs it. Prints a table; not a test.
+// started from src/local/main.ts with its defaults, as `npm start` runs it. Prints a table and adds it
+// to bench/results/<date>.json; not a test.
 //   node bench/responsiveness.ts
 import sharp from 'sharp';
+import { recordResults } from './results-file.ts';
 import { startBenchRuntime } from './runtime-child.ts';
 
 const { child, gql } = await startBenchRuntime('tq-bench-');
@@ -110,5 +112,14 @@ console.log(row('4 resizes of a 6000x4000 JPEG', resizing));
 console.log(row('a 400k-row CSV pipeline', crunching));
 console.log(
   `resizes: ${(await Promise.all(resizes.map(status))).join(', ')}; pipeline: ${await status(pipeline)}`,
+);
+const summary = (l: number[]) => ({
+  checks: l.length,
+  p50Ms: percentile(l, 50),
+  p99Ms: percentile(l, 99),
+  maxMs: l.at(-1)!,
+});
+console.log(
+  `\nadded to ${recordResults('responsiveness', { idle: summary(idle), resizing: summary(resizing), csvPipeline: summary(crunching) })}`,
 );
 child.kill('SIGTERM');

@@ -53,6 +53,10 @@ export async function startBenchRuntime(
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // A benchmark that fails part way must not leave its runtime running.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const url = await new Promise<string>((resolve) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
