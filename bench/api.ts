@@ -108,12 +108,16 @@ let offered = 0;
 const pending: Promise<void>[] = [];
 while (offered < total) {
   const due = Math.min(total, Math.floor(((performance.now() - t1) / 1000) * RATE));
-  for (; offered < due; offered += BATCH) pending.push(submit(Math.min(BATCH, due - offered)));
-  offered = Math.max(offered, due);
+  while (offered < due) {
+    const n = Math.min(BATCH, due - offered);
+    pending.push(submit(n));
+    offered += n;
+  }
   await sleep(10);
 }
 await Promise.all(pending);
 await waitFor(sentAt.size, 120_000);
+if (sentAt.size !== total) throw new Error(`offered ${total} tasks but ${sentAt.size} were submitted`);
 const latencies = [...doneAt].map(([id, at]) => at - sentAt.get(id)!).sort((a, b) => a - b);
 const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
 

@@ -277,7 +277,16 @@ export class SqliteDatabase {
         outcomes = this.#runBatch(batch, true);
       }
     } catch (error) {
-      // The lock could not be taken for another reason than a busy peer (I/O, read-only, full).
+      // The lock could not be taken for another reason than a busy peer (I/O, read-only, full), or
+      // SQLite failed between writes: nothing of the batch stays.
+      if (this.db.isTransaction) {
+        try {
+          this.db.exec('ROLLBACK');
+        } catch {
+          // Already rolled back by SQLite.
+        }
+        for (const listener of this.#rollbackListeners) listener();
+      }
       for (const write of batch) write.reject(new StorageError(adviceFor(error), { cause: error }));
       return;
     }
