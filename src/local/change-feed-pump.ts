@@ -71,6 +71,13 @@ export class ChangeFeedPump {
     await this.#running;
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
-    await this.#feed.forget();
+    try {
+      await this.#feed.forget();
+    } catch (error) {
+      // Not fatal: the records stay and are published again on the next start (at least once).
+      this.#logger.warn('could not delete published changes on stop; they will be published again', {
+        error: coerceError(error).message,
+      });
+    }
   }
 }

@@ -294,6 +294,20 @@ describe('SqliteDatabase', () => {
     return join(dir, 'tasks.db');
   }
 
+  /** status_counts as kept by the writes, and as the rows say; they must agree. */
+  function countsOf(db: SqliteDatabase): { kept: Record<string, number>; real: Record<string, number> } {
+    const rows = (sql: string) =>
+      Object.fromEntries(
+        (db.db.prepare(sql).all() as Array<{ status: string; n: number }>)
+          .filter((r) => r.n !== 0)
+          .map((r) => [r.status, r.n]),
+      );
+    return {
+      kept: rows('SELECT status, n FROM status_counts'),
+      real: rows('SELECT status, count(*) AS n FROM tasks GROUP BY status'),
+    };
+  }
+
   it('resolves and persists 200 concurrent updates of different tasks (group commit)', async () => {
     const path = tempPath();
     const db = new SqliteDatabase(path);
@@ -390,11 +404,46 @@ describe('SqliteDatabase', () => {
       store.update(b!.id, { status: 'RUNNING' }, { version: 9 }, iso(T0 + 1)),
     ]);
     const { counts } = await store.counts(iso(T0 + 2));
+    const { kept, real } = countsOf(db);
     db.close();
 
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
     expect(counts).toMatchObject({ QUEUED: 1, RUNNING: 1, SUCCEEDED: 0 });
+    expect(kept).toEqual(real);
     expect(() => db.countStatus('QUEUED', 1)).toThrow(/inside a write/);
+  });
+
+  it('fails the whole group, leaving nothing of it, when SQLite ends the transaction in the middle', async () => {
+    const db = new SqliteDatabase(tempPath());
+    const store = new SqliteTaskStore(db);
+    const [a, c] = [makeTask(), makeTask()];
+
+    const outcomes = await Promise.allSettled([
+      store.create([plain(a!)]),
+      db.write(() => {
+        // What SQLite does on its own after a full disk or an I/O error.
+        db.db.exec('ROLLBACK');
+        throw new Error('disk I/O error');
+      }),
+      store.create([plain(c!)]),
+    ]);
+    const left = db.db.prepare('SELECT count(*) AS n FROM tasks').get() as { n: number };
+    const changes = new SqliteChangeFeed(db).read(10);
+    const { kept, real } = countsOf(db);
+    // The connection goes on working afterwards.
+    await store.create([plain(makeTask())]);
+    const after = countsOf(db);
+    db.close();
+
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    for (const outcome of outcomes) {
+      expect((outcome as PromiseRejectedResult).reason).toMatchObject({ name: 'StorageError' });
+    }
+    expect(left.n).toBe(0);
+    expect(changes).toEqual([]);
+    expect(kept).toEqual(real);
+    expect(after.kept).toEqual({ QUEUED: 1 });
+    expect(after.real).toEqual({ QUEUED: 1 });
   });
 
   it('keeps serving while another connection holds the write lock, then commits the waiting writes', async () => {
@@ -451,6 +500,13 @@ describe('SqliteDatabase', () => {
     // Make it look like version 1: its triggers and index, and its version number.
     const old = new DatabaseSync(path);
     old.exec(`
+      CREATE TRIGGER tasks_count_insert AFTER INSERT ON tasks BEGIN
+        INSERT INTO status_counts (status, n) VALUES (new.status, 1) ON CONFLICT (status) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER tasks_count_update AFTER UPDATE OF status ON tasks WHEN old.status <> new.status BEGIN
+        UPDATE status_counts SET n = n - 1 WHERE status = old.status;
+        INSERT INTO status_counts (status, n) VALUES (new.status, 1) ON CONFLICT (status) DO UPDATE SET n = n + 1;
+      END;
       CREATE TRIGGER tasks_count_delete AFTER DELETE ON tasks BEGIN
         UPDATE status_counts SET n = n - 1 WHERE status = old.status;
       END;
@@ -470,6 +526,11 @@ describe('SqliteDatabase', () => {
     const version = (upgraded.db.prepare('PRAGMA user_version').get() as { user_version: number })
       .user_version;
     const { counts, oldestWaitingRunAt } = await upgradedStore.counts(iso(T0 + 60_000));
+    // Writes after the upgrade are counted once (a trigger left behind would count them twice).
+    const [first] = (await upgradedStore.list({}, 1, null)).items;
+    await upgradedStore.update(first!.id, { status: 'RUNNING' }, {}, iso(T0 + 1));
+    await upgradedStore.create([plain(makeTask())]);
+    const { kept, real } = countsOf(upgraded);
     upgraded.close();
 
     expect(version).toBe(2);
@@ -478,6 +539,8 @@ describe('SqliteDatabase', () => {
     expect(schema.map((r) => r.name)).not.toContain('tasks_waiting');
     expect(counts.QUEUED).toBe(2);
     expect(oldestWaitingRunAt).not.toBeNull();
+    expect(real).toEqual({ QUEUED: 2, RUNNING: 1 });
+    expect(kept).toEqual(real);
   });
 
   it('throws StorageError naming the path when the file is not a database', () => {

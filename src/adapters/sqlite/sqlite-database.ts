@@ -273,20 +273,24 @@ export class SqliteDatabase {
       }
       outcomes = this.#runBatch(batch, false);
       if (outcomes === 'replay') {
-        this.#begin(true);
+        // The lock was given up by the rollback: take it again without blocking, or try later.
+        if (!this.#begin(blocking)) {
+          this.#whileLocked(batch);
+          return;
+        }
         outcomes = this.#runBatch(batch, true);
       }
     } catch (error) {
       // The lock could not be taken for another reason than a busy peer (I/O, read-only, full), or
-      // SQLite failed between writes: nothing of the batch stays.
+      // SQLite ended the transaction itself: nothing of the batch stays.
       if (this.db.isTransaction) {
         try {
           this.db.exec('ROLLBACK');
         } catch {
           // Already rolled back by SQLite.
         }
-        for (const listener of this.#rollbackListeners) listener();
       }
+      for (const listener of this.#rollbackListeners) listener();
       for (const write of batch) write.reject(new StorageError(adviceFor(error), { cause: error }));
       return;
     }
@@ -336,7 +340,8 @@ export class SqliteDatabase {
       this.#lockRetries = 0;
       return true;
     } catch (error) {
-      if ((error as { errcode?: number }).errcode !== SQLITE_BUSY) throw error;
+      // Extended codes too (SQLITE_BUSY_RECOVERY, SQLITE_BUSY_SNAPSHOT…): the low byte is the primary code.
+      if (((error as { errcode?: number }).errcode ?? 0) % 256 !== SQLITE_BUSY) throw error;
       this.#lockedSince ??= performance.now();
       return false;
     } finally {
@@ -369,6 +374,9 @@ export class SqliteDatabase {
         for (const [status, delta] of writeCounts)
           batchCounts.set(status, (batchCounts.get(status) ?? 0) + delta);
       } catch (error) {
+        // On some errors (a full disk, I/O, out of memory) SQLite rolls the whole transaction back:
+        // then every write of the batch fails (see #flush), none may go on outside a transaction.
+        if (!this.db.isTransaction) throw error;
         if (savepoints) {
           tx('ROLLBACK TO w').run();
           tx('RELEASE w').run();
