@@ -15,9 +15,9 @@ import { v7 as uuidv7 } from 'uuid';
 import { SqliteDatabase } from '../src/adapters/sqlite/sqlite-database.ts';
 import { SqliteTaskStore } from '../src/adapters/sqlite/sqlite-task-store.ts';
 import type { Task } from '../src/domain/task.ts';
-import { runOurs, sleep } from './our-engine.ts';
+import { runOurs } from './our-engine.ts';
 import { recordResults } from './results-file.ts';
-import { startBenchRuntime, type BenchRuntime } from './runtime-child.ts';
+import { startBenchRuntime } from './runtime-child.ts';
 
 const { values: args } = parseArgs({
   options: { sizes: { type: 'string', default: '1000,10000,100000,1000000' } },
@@ -84,17 +84,6 @@ async function timed(count: number, run: () => Promise<unknown>): Promise<{ p50:
   return { p50: at(0.5), p99: at(0.99) };
 }
 
-async function settledRss(runtime: BenchRuntime): Promise<number> {
-  let last = runtime.rssMb();
-  for (let i = 0; i < 10; i++) {
-    await sleep(1000);
-    const now = runtime.rssMb();
-    if (i >= 3 && now >= last - 1) return now;
-    last = now;
-  }
-  return runtime.rssMb();
-}
-
 interface Row {
   size: number;
   fillSeconds: number;
@@ -123,7 +112,7 @@ for (const size of SIZES) {
   const listQueuedMs = await timed(100, () =>
     runtime.gql('{ tasks(filter: { status: QUEUED }, limit: 50) { items { id } nextToken } }'),
   );
-  const rssMb = await settledRss(runtime);
+  const rssMb = await runtime.settledRssMb({ everyMs: 1000, minReads: 4, maxReads: 10 });
   await runtime.stop();
 
   process.stderr.write('engine… ');

@@ -12,18 +12,6 @@ const { values: args } = parseArgs({ options: { tasks: { type: 'string', default
 const TASKS = Number(args.tasks);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until RSS stops falling (or 30 s), and returns it. */
-async function settledRss(runtime: BenchRuntime): Promise<number> {
-  let last = runtime.rssMb();
-  for (let i = 0; i < 15; i++) {
-    await sleep(2000);
-    const now = runtime.rssMb();
-    if (i >= 5 && now >= last - 1) return now;
-    last = now;
-  }
-  return runtime.rssMb();
-}
-
 /** Submits TASKS tasks (25 per call, 8 calls at a time); returns the highest RSS seen meanwhile. */
 async function submitAll(runtime: BenchRuntime, delaySeconds: number): Promise<number> {
   let peak = runtime.rssMb();
@@ -51,9 +39,9 @@ async function counts(runtime: BenchRuntime): Promise<Record<string, number>> {
 
 // Queued: a delay of 900 s keeps every task waiting while RSS is read.
 const queuedRun = await startBenchRuntime('tq-mem-');
-const idle = await settledRss(queuedRun);
+const idle = await queuedRun.settledRssMb({ everyMs: 2000, minReads: 6, maxReads: 15 });
 const submitPeak = await submitAll(queuedRun, 900);
-const queued = await settledRss(queuedRun);
+const queued = await queuedRun.settledRssMb({ everyMs: 2000, minReads: 6, maxReads: 15 });
 const stillQueued = (await counts(queuedRun))['queued'];
 await queuedRun.stop();
 
@@ -61,7 +49,7 @@ await queuedRun.stop();
 const processedRun = await startBenchRuntime('tq-mem-');
 const processPeak = await submitAll(processedRun, 0);
 while ((await counts(processedRun))['succeeded']! < TASKS) await sleep(500);
-const processed = await settledRss(processedRun);
+const processed = await processedRun.settledRssMb({ everyMs: 2000, minReads: 6, maxReads: 15 });
 await processedRun.stop();
 
 const rows: Array<[string, number]> = [

@@ -13,6 +13,11 @@ export interface BenchRuntime {
   dataDir: string;
   /** Resident memory of the runtime process (all its threads), from /proc, in MB. */
   rssMb(): number;
+  /**
+   * RSS once it stops falling: read every `everyMs`, at least `minReads` times, until a read is no
+   * more than 1 MB under the one before, or `maxReads` reads.
+   */
+  settledRssMb(options: { everyMs: number; minReads: number; maxReads: number }): Promise<number>;
   /** SIGTERM, then resolves when the process has exited. */
   stop(): Promise<void>;
   /** Sends one operation with the API key; throws on GraphQL errors, returns `data`. */
@@ -65,12 +70,24 @@ export async function startBenchRuntime(
       if (m) resolve(m[1]!);
     });
   });
+  const rssMb = () =>
+    Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
   return {
     child,
     url,
     wsUrl: url.replace(/^http/, 'ws'),
     dataDir,
-    rssMb: () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
+    rssMb,
+    async settledRssMb({ everyMs, minReads, maxReads }) {
+      let last = rssMb();
+      for (let i = 1; i <= maxReads; i++) {
+        await new Promise((r) => setTimeout(r, everyMs));
+        const now = rssMb();
+        if (i >= minReads && now >= last - 1) return now;
+        last = now;
+      }
+      return rssMb();
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
