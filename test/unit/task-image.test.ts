@@ -62,6 +62,14 @@ describe('task stream images', () => {
     expect(taskFromImage(image)).toEqual(task);
   });
 
+  it.each(tasks)('reads %s from an image it made itself as from a copy of that image', (_, task) => {
+    const image = taskToImage(task);
+    const copy = JSON.parse(JSON.stringify(image)) as typeof image;
+
+    expect(taskFromImage(image)).toEqual(taskFromImage(copy));
+    expect(taskFromImage(image)).not.toBe(task);
+  });
+
   it('reads an image with an attribute of another kind (a string set) through util-dynamodb', () => {
     const task = makeTask();
     const image = { ...taskToImage(task), tags: { SS: ['a', 'b'] } };

@@ -1,7 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Task } from '../../domain/task.ts';
-import { taskFromItem, taskToItem } from './task-item.ts';
+import { TASK_ENTITY, taskFromItem, taskToItem } from './task-item.ts';
 
 /**
  * Task items in DynamoDB's attribute-value form (stream images), both ways. A task item holds only
@@ -37,9 +37,18 @@ function toAttributeMap(value: { [key: string]: Plain | undefined }): Record<str
   return map;
 }
 
+/**
+ * Images this process made, and the task each was made from: the local change feed makes an image
+ * for every change and the publisher reads it straight back, so reading one of these skips the
+ * conversion. Images are data to read: nothing changes one after it is made.
+ */
+const made = new WeakMap<object, Task>();
+
 /** The task's item (see taskToItem) as a stream image; undefined attributes are left out. */
 export function taskToImage(task: Task): Record<string, AttributeValue> {
-  return toAttributeMap(taskToItem(task) as unknown as { [key: string]: Plain });
+  const image = toAttributeMap(taskToItem(task) as unknown as { [key: string]: Plain });
+  made.set(image, task);
+  return image;
 }
 
 class Foreign extends Error {}
@@ -62,6 +71,9 @@ function fromAttributeMap(map: Record<string, AttributeValue>): { [key: string]:
 
 /** Reads a stream image back as a task; null for images that are not tasks. */
 export function taskFromImage(image: Record<string, AttributeValue>): Task | null {
+  const source = made.get(image);
+  // The same task as converting the image back would give (taskFromItem keeps the task fields only).
+  if (source) return taskFromItem({ ...source, entity: TASK_ENTITY });
   let item: Record<string, unknown>;
   try {
     item = fromAttributeMap(image);
