@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { statSync as fileStat } from 'node:fs';
 import { startRuntime, tempDataDir, waitFor } from '../helpers/runtime-process.ts';
 
 const payload = (n: number) =>
@@ -120,14 +119,25 @@ describe('durability with real processes', () => {
     expect(await rt.stop('SIGKILL')).toBe(null);
     const path = `${dataDir}/tasks.db`;
     const { openSync, writeSync, closeSync } = await import('node:fs');
-    // Fold the WAL in first (as a checkpoint would), then overwrite 16 KiB in the middle of the file.
+    // Fold the WAL in first (as a checkpoint would), then overwrite four pages of the tasks table from
+    // the middle of the file (pages in use: free pages in the middle may hold nothing to damage).
     const { DatabaseSync } = await import('node:sqlite');
     const db = new DatabaseSync(path);
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    const pageSize = (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
+    const pages = (
+      db
+        .prepare(
+          "SELECT pageno FROM dbstat WHERE name = 'tasks' AND pagetype IN ('leaf', 'internal') ORDER BY pageno",
+        )
+        .all() as Array<{ pageno: number }>
+    ).map((r) => r.pageno);
     db.close();
-    const size = fileStat(path).size;
+    expect(pages.length).toBeGreaterThan(8);
     const fd = openSync(path, 'r+');
-    writeSync(fd, Buffer.alloc(16 * 1024, 0x5a), 0, 16 * 1024, Math.floor(size / 2 / 4096) * 4096);
+    for (const page of pages.slice(Math.floor(pages.length / 2), Math.floor(pages.length / 2) + 4)) {
+      writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, (page - 1) * pageSize);
+    }
     closeSync(fd);
 
     await expect(startRuntime(dataDir)).rejects.toThrow(
