@@ -214,7 +214,7 @@ function sortRecords(records: readonly JsonRecord[], by: SortBy, signal?: AbortS
 }
 
 /** The running state of one `groupBy` aggregate within one group. */
-export interface Accumulator {
+interface Accumulator {
   add(record: JsonRecord): void;
   result(): JsonValue;
 }
@@ -246,7 +246,7 @@ function finiteOrNull(x: number): number | null {
 }
 
 /** A fresh accumulator for one aggregate of one group. */
-export function createAccumulator(aggregate: Aggregate): Accumulator {
+function createAccumulator(aggregate: Aggregate): Accumulator {
   switch (aggregate.fn) {
     case 'count': {
       const { field } = aggregate;
@@ -304,7 +304,7 @@ export function createAccumulator(aggregate: Aggregate): Accumulator {
 }
 
 /** The output record of one group: the `by` values it was created with, then the aggregates in listed order. */
-export function groupOutput(
+function groupOutput(
   byValues: JsonRecord,
   aggregates: readonly Aggregate[],
   accumulators: readonly Accumulator[],
@@ -317,31 +317,58 @@ export function groupOutput(
   return Object.fromEntries(entries);
 }
 
+/**
+ * The groups of a groupBy: one entry per distinct combination of `by` values, in order of first
+ * appearance (a Map iterates in insertion order), with its accumulators. Shared by the in-memory
+ * run and the streaming pipeline.
+ */
+export function groupTable(by: readonly string[], aggregates: readonly Aggregate[]) {
+  const groups = new Map<string, { byValues: JsonRecord; accumulators: Accumulator[] }>();
+  return {
+    add(record: JsonRecord): void {
+      const key = fieldsKey(record, by);
+      let group = groups.get(key);
+      if (group === undefined) {
+        group = { byValues: project(record, by), accumulators: aggregates.map(createAccumulator) };
+        groups.set(key, group);
+      }
+      for (const accumulator of group.accumulators) accumulator.add(record);
+    },
+    *outputs(): Generator<JsonRecord> {
+      for (const { byValues, accumulators } of groups.values()) {
+        yield groupOutput(byValues, aggregates, accumulators);
+      }
+    },
+  };
+}
+
 function groupRecords(
   records: readonly JsonRecord[],
   by: readonly string[],
   aggregates: readonly Aggregate[],
   signal?: AbortSignal,
 ): JsonRecord[] {
-  // A Map iterates in insertion order, which gives groups in order of first appearance.
-  const groups = new Map<string, { byValues: JsonRecord; accumulators: Accumulator[] }>();
+  const groups = groupTable(by, aggregates);
   for (let i = 0; i < records.length; i++) {
     checkAbort(signal, i);
     const record = records[i];
-    if (record === undefined) continue;
-    const key = fieldsKey(record, by);
-    let group = groups.get(key);
-    if (group === undefined) {
-      group = { byValues: project(record, by), accumulators: aggregates.map(createAccumulator) };
-      groups.set(key, group);
-    }
-    for (const accumulator of group.accumulators) accumulator.add(record);
+    if (record !== undefined) groups.add(record);
   }
-  const out: JsonRecord[] = [];
-  for (const { byValues, accumulators } of groups.values()) {
-    out.push(groupOutput(byValues, aggregates, accumulators));
-  }
-  return out;
+  return [...groups.outputs()];
+}
+
+/**
+ * For distinct: returns what to keep of a record the first time its combination of `fields` (all of
+ * it when `fields` is absent) is seen, and undefined every later time.
+ */
+export function distinctFilter(fields: readonly string[] | undefined) {
+  const seen = new Set<string>();
+  return (record: JsonRecord): JsonRecord | undefined => {
+    const key = fields === undefined ? canonicalJson(record) : fieldsKey(record, fields);
+    if (seen.has(key)) return undefined;
+    seen.add(key);
+    return fields === undefined ? record : project(record, fields);
+  };
 }
 
 function distinctRecords(
@@ -349,18 +376,13 @@ function distinctRecords(
   fields: readonly string[] | undefined,
   signal?: AbortSignal,
 ): JsonRecord[] {
-  const seen = new Set<string>();
+  const firstTime = distinctFilter(fields);
   const out: JsonRecord[] = [];
   for (let i = 0; i < records.length; i++) {
     checkAbort(signal, i);
     const record = records[i];
-    if (record === undefined) continue;
-    const kept = fields === undefined ? record : project(record, fields);
-    const key = fields === undefined ? canonicalJson(record) : fieldsKey(record, fields);
-    if (!seen.has(key)) {
-      seen.add(key);
-      out.push(kept);
-    }
+    const kept = record === undefined ? undefined : firstTime(record);
+    if (kept !== undefined) out.push(kept);
   }
   return out;
 }

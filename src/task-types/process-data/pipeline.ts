@@ -5,18 +5,16 @@
  * `sort` and `groupBy` hold state until the input ends, and `distinct` keeps the keys it has seen.
  */
 import { PermanentTaskError } from '../../domain/errors.ts';
-import { canonicalJson, fieldsKey } from './compare.ts';
 import type { JsonRecord, SortKey } from './compare.ts';
 import {
   buildPredicate,
-  createAccumulator,
-  groupOutput,
+  distinctFilter,
+  groupTable,
   project,
   renameFields,
   sortComparator,
   sortKeysOf,
 } from './operations.ts';
-import type { Accumulator } from './operations.ts';
 import type { FilterOperation, Operation } from './schema.ts';
 
 /** One step of a streaming run. */
@@ -71,13 +69,11 @@ function limitStage(count: number, next: Stage): Stage {
 
 /** Keeps the key of every distinct combination seen; records pass on as soon as they are found new. */
 function distinctStage(fields: readonly string[] | undefined, next: Stage): Stage {
-  const seen = new Set<string>();
+  const firstTime = distinctFilter(fields);
   return {
     push(record) {
-      const key = fields === undefined ? canonicalJson(record) : fieldsKey(record, fields);
-      if (seen.has(key)) return true;
-      seen.add(key);
-      return next.push(fields === undefined ? record : project(record, fields));
+      const kept = firstTime(record);
+      return kept === undefined ? true : next.push(kept);
     },
     end: () => next.end(),
   };
@@ -85,28 +81,13 @@ function distinctStage(fields: readonly string[] | undefined, next: Stage): Stag
 
 /** Keeps one entry per group (its `by` values and accumulators); emits the groups when the input ends. */
 function groupByStage(op: Extract<Operation, { op: 'groupBy' }>, next: Stage, pace: Pace): Stage {
-  const { by } = op;
-  const aggregates = op.aggregates ?? [];
-  const groups = new Map<string, { byValues: JsonRecord; accumulators: Accumulator[] }>();
+  const groups = groupTable(op.by, op.aggregates ?? []);
   return {
     push(record) {
-      const key = fieldsKey(record, by);
-      let group = groups.get(key);
-      if (group === undefined) {
-        group = { byValues: project(record, by), accumulators: aggregates.map(createAccumulator) };
-        groups.set(key, group);
-      }
-      for (const accumulator of group.accumulators) accumulator.add(record);
+      groups.add(record);
       return true;
     },
-    async end() {
-      function* outputs(): Generator<JsonRecord> {
-        for (const { byValues, accumulators } of groups.values()) {
-          yield groupOutput(byValues, aggregates, accumulators);
-        }
-      }
-      await emitAll(outputs(), next, pace);
-    },
+    end: () => emitAll(groups.outputs(), next, pace),
   };
 }
 
