@@ -4,7 +4,6 @@ import sharp from 'sharp';
 import type { Metadata, Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { BlobNotFoundError } from '../../src/domain/blob-key.ts';
-import { PermanentTaskError } from '../../src/domain/errors.ts';
 import type { Logger, TaskContext } from '../../src/domain/task-type.ts';
 import type { BlobStore } from '../../src/ports/blob-store.ts';
 import {
@@ -16,6 +15,7 @@ import {
 } from '../../src/task-types/image-resize.ts';
 import type { ImageResizeResult } from '../../src/task-types/image-resize.ts';
 import { MemoryBlobStore } from '../helpers/memory-blob-store.ts';
+import { permanentFailureOf } from '../helpers/failures.ts';
 
 const PREFIX = 'outputs/task-1/';
 
@@ -59,17 +59,6 @@ async function resize(
   taskType = imageResizeTaskType,
 ): Promise<ImageResizeResult> {
   return taskType.handler(imageResizePayloadSchema.parse(payload), ctx);
-}
-
-async function permanentError(promise: Promise<unknown>): Promise<PermanentTaskError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected the task to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(PermanentTaskError);
-  return error as PermanentTaskError;
 }
 
 function solid(width: number, height: number, channels: 3 | 4 = 3): Sharp {
@@ -292,7 +281,7 @@ describe('IMAGE_RESIZE failures', () => {
     const store = new MemoryBlobStore();
     const { ctx } = harness(store);
 
-    const error = await permanentError(resize({ image: 'uploads/missing.png', size: '10x10' }, ctx));
+    const error = await permanentFailureOf(resize({ image: 'uploads/missing.png', size: '10x10' }, ctx));
 
     expect(error.code).toBe('INPUT_NOT_FOUND');
     expect(error.message).toContain('"uploads/missing.png" does not exist');
@@ -306,7 +295,7 @@ describe('IMAGE_RESIZE failures', () => {
     };
     const { ctx } = harness(vanishing);
 
-    const error = await permanentError(resize({ image: 'photo.png', size: '10x10' }, ctx));
+    const error = await permanentFailureOf(resize({ image: 'photo.png', size: '10x10' }, ctx));
 
     expect(error.code).toBe('INPUT_NOT_FOUND');
   });
@@ -316,7 +305,7 @@ describe('IMAGE_RESIZE failures', () => {
     store.put('notes.png', 'These are meeting notes, not a picture.\n', 'image/png');
     const { ctx } = harness(store);
 
-    const error = await permanentError(resize({ image: 'notes.png', sizes: ['10x10', '20x20'] }, ctx));
+    const error = await permanentFailureOf(resize({ image: 'notes.png', sizes: ['10x10', '20x20'] }, ctx));
 
     expect(error.code).toBe('NOT_AN_IMAGE');
     expect(error.message).toMatch(/^Blob "notes.png" is not an image/);
@@ -328,7 +317,7 @@ describe('IMAGE_RESIZE failures', () => {
     store.put('empty.jpg', Buffer.alloc(0));
     const { ctx } = harness(store);
 
-    const error = await permanentError(resize({ image: 'empty.jpg', size: '10x10' }, ctx));
+    const error = await permanentFailureOf(resize({ image: 'empty.jpg', size: '10x10' }, ctx));
 
     expect(error.code).toBe('NOT_AN_IMAGE');
   });
@@ -343,7 +332,7 @@ describe('IMAGE_RESIZE failures', () => {
     const store = await storeWith('bomb.png', bomb);
     const { ctx } = harness(store);
 
-    const error = await permanentError(resize({ image: 'bomb.png', size: '100x100' }, ctx));
+    const error = await permanentFailureOf(resize({ image: 'bomb.png', size: '100x100' }, ctx));
 
     expect(error.code).toBe('IMAGE_TOO_LARGE');
     expect(error.message).toContain(`more than ${MAX_INPUT_PIXELS.toLocaleString('en-US')} pixels`);
@@ -356,7 +345,7 @@ describe('IMAGE_RESIZE failures', () => {
     const belowLimit = createImageResizeTaskType({ maxInputPixels: 200 * 200 - 1 });
 
     const passed = await resize({ image: 'square.png', size: '10x10' }, harness(store).ctx, atLimit);
-    const error = await permanentError(
+    const error = await permanentFailureOf(
       resize({ image: 'square.png', size: '10x10' }, harness(store).ctx, belowLimit),
     );
 
@@ -369,7 +358,7 @@ describe('IMAGE_RESIZE failures', () => {
     const store = await storeWith('cut.jpg', whole.subarray(0, whole.length / 2));
     const { ctx } = harness(store);
 
-    const error = await permanentError(resize({ image: 'cut.jpg', size: '100x100' }, ctx));
+    const error = await permanentFailureOf(resize({ image: 'cut.jpg', size: '100x100' }, ctx));
 
     expect(error.code).toBe('CORRUPT_IMAGE');
     expect(error.message).toContain('"cut.jpg"');

@@ -2,7 +2,6 @@ import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { PermanentTaskError } from '../../src/domain/errors.ts';
 import type { BlobInfo, BlobStore } from '../../src/ports/blob-store.ts';
 import { castCsvValue } from '../../src/task-types/process-data/input.ts';
 import { runOperations } from '../../src/task-types/process-data/operations.ts';
@@ -11,6 +10,7 @@ import { runProcessDataTask } from '../../src/task-types/process-data/run.ts';
 import type { ProcessDataContext, ProcessDataTaskResult } from '../../src/task-types/process-data/run.ts';
 import { processDataTaskPayloadSchema } from '../../src/task-types/process-data/schema.ts';
 import { MemoryBlobStore } from '../helpers/memory-blob-store.ts';
+import { permanentFailureOf } from '../helpers/failures.ts';
 
 const PREFIX = 'outputs/task-1/';
 
@@ -38,17 +38,6 @@ function harness(blobs: BlobStore): Harness {
 /** Validates the payload as the task registry does, then runs it. */
 function run(payload: unknown, ctx: ProcessDataContext): Promise<ProcessDataTaskResult> {
   return runProcessDataTask(processDataTaskPayloadSchema.parse(payload), ctx);
-}
-
-async function failure(promise: Promise<unknown>): Promise<PermanentTaskError> {
-  const error = await promise.then(
-    () => {
-      throw new Error('expected the task to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(PermanentTaskError);
-  return error as PermanentTaskError;
 }
 
 /** A store whose every blob is one stream the test feeds by hand, and which never ends on its own. */
@@ -219,7 +208,7 @@ describe('PROCESS_DATA over blobs: formats', () => {
     blobs.put('in/x.ndjson', ndjson([{ a: 1 }, { a: 2, b: 3 }]));
     const { ctx } = harness(blobs);
 
-    const error = await failure(
+    const error = await permanentFailureOf(
       run(
         { input: { key: 'in/x.ndjson', format: 'ndjson' }, output: { format: 'csv', inlineLimitBytes: 0 } },
         ctx,
@@ -347,7 +336,7 @@ describe('PROCESS_DATA over blobs: CSV policy', () => {
     blobs.put('in/p.csv', peopleCsv);
     const { ctx, progress } = harness(blobs);
 
-    const error = await failure(
+    const error = await permanentFailureOf(
       run(
         {
           input: { key: 'in/p.csv', format: 'csv' },
@@ -372,7 +361,7 @@ describe('PROCESS_DATA over blobs: CSV policy', () => {
     stream.write('name,age\nAda,3');
     const { ctx } = harness(store);
 
-    const error = await failure(
+    const error = await permanentFailureOf(
       run(
         {
           input: { key: 'in/p.csv', format: 'csv' },
@@ -394,7 +383,7 @@ describe('PROCESS_DATA over blobs: CSV policy', () => {
     blobs.put('in/p.csv', peopleCsv);
     const { ctx } = harness(blobs);
 
-    const error = await failure(
+    const error = await permanentFailureOf(
       run(
         {
           input: { key: 'in/p.csv', format: 'csv' },
@@ -454,7 +443,7 @@ describe('PROCESS_DATA over blobs: CSV policy', () => {
     blobs.put('in/p.csv', 'a,b,a\n1,2,3\n');
     const { ctx } = harness(blobs);
 
-    const error = await failure(run({ input: { key: 'in/p.csv', format: 'csv' } }, ctx));
+    const error = await permanentFailureOf(run({ input: { key: 'in/p.csv', format: 'csv' } }, ctx));
 
     expect(error.code).toBe('BAD_INPUT');
     expect(error.message).toContain('"a" twice');
@@ -467,7 +456,7 @@ describe('PROCESS_DATA over blobs: bad input', () => {
     blobs.put('in/p.csv', 'a,b\n1,2\n3,4\n5\n');
     const { ctx } = harness(blobs);
 
-    const error = await failure(run({ input: { key: 'in/p.csv', format: 'csv' } }, ctx));
+    const error = await permanentFailureOf(run({ input: { key: 'in/p.csv', format: 'csv' } }, ctx));
 
     expect(error.code).toBe('BAD_INPUT');
     expect(error.message).toMatch(/^Malformed CSV at line 4:/);
@@ -479,8 +468,8 @@ describe('PROCESS_DATA over blobs: bad input', () => {
     blobs.put('in/array.ndjson', '{"a":1}\n[1,2]\n');
     const { ctx } = harness(blobs);
 
-    const bad = await failure(run({ input: { key: 'in/bad.ndjson', format: 'ndjson' } }, ctx));
-    const array = await failure(run({ input: { key: 'in/array.ndjson', format: 'ndjson' } }, ctx));
+    const bad = await permanentFailureOf(run({ input: { key: 'in/bad.ndjson', format: 'ndjson' } }, ctx));
+    const array = await permanentFailureOf(run({ input: { key: 'in/array.ndjson', format: 'ndjson' } }, ctx));
 
     expect(bad.code).toBe('BAD_INPUT');
     expect(bad.message).toMatch(/^NDJSON line 3 is not valid JSON/);
@@ -493,8 +482,8 @@ describe('PROCESS_DATA over blobs: bad input', () => {
     blobs.put('in/mixed.json', '[{"a":1},2]');
     const { ctx } = harness(blobs);
 
-    const obj = await failure(run({ input: { key: 'in/obj.json', format: 'json' } }, ctx));
-    const mixed = await failure(run({ input: { key: 'in/mixed.json', format: 'json' } }, ctx));
+    const obj = await permanentFailureOf(run({ input: { key: 'in/obj.json', format: 'json' } }, ctx));
+    const mixed = await permanentFailureOf(run({ input: { key: 'in/mixed.json', format: 'json' } }, ctx));
 
     expect(obj.code).toBe('BAD_INPUT');
     expect(obj.message).toContain('must be an array of objects');
@@ -513,7 +502,7 @@ describe('PROCESS_DATA over blobs: bad input', () => {
     };
     const { ctx } = harness(large);
 
-    const error = await failure(run({ input: { key: 'in/huge.json', format: 'json' } }, ctx));
+    const error = await permanentFailureOf(run({ input: { key: 'in/huge.json', format: 'json' } }, ctx));
 
     expect(error.code).toBe('INPUT_TOO_LARGE');
     expect(error.message).toContain('NDJSON');
@@ -522,7 +511,7 @@ describe('PROCESS_DATA over blobs: bad input', () => {
   it('fails with INPUT_NOT_FOUND when the input blob does not exist', async () => {
     const { ctx } = harness(new MemoryBlobStore());
 
-    const error = await failure(run({ input: { key: 'inputs/missing.csv', format: 'csv' } }, ctx));
+    const error = await permanentFailureOf(run({ input: { key: 'inputs/missing.csv', format: 'csv' } }, ctx));
 
     expect(error.code).toBe('INPUT_NOT_FOUND');
     expect(error.message).toContain('inputs/missing.csv');

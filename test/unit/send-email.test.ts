@@ -20,6 +20,7 @@ import {
 } from '../../src/task-types/send-email.ts';
 import type { SendEmailResult } from '../../src/task-types/send-email.ts';
 import { MemoryBlobStore } from '../helpers/memory-blob-store.ts';
+import { failureOf } from '../helpers/failures.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Doubles and helpers
@@ -74,16 +75,6 @@ function rejectionOf(payload: unknown): string {
   const result = sendEmailPayloadSchema.safeParse(payload);
   if (result.success) throw new Error('expected the payload to be rejected');
   return z.prettifyError(result.error);
-}
-
-/** Resolves to the error `promise` rejects with; fails when it resolves. */
-async function failureOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a failure, but the promise resolved');
 }
 
 // A small MIME reader: enough for the messages nodemailer writes (CRLF, folded headers, multipart).
