@@ -27,6 +27,7 @@ import { makeSubmitTasks } from '../use-cases/submit-tasks.ts';
 import { ChangeFeedPump } from './change-feed-pump.ts';
 import { makeProcessor } from './processor.ts';
 import { startServer } from './server.ts';
+import { pidAlive } from './pid-alive.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
@@ -53,15 +54,6 @@ function apiKeyFor(config: LocalConfig, dataDir: string): string {
   const key = `local-${randomBytes(18).toString('base64url')}`;
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   return key;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** One runtime per data folder: a second one would break the lease rules. */

@@ -15,6 +15,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { TASK_INDEXES } from '../../src/adapters/dynamodb/task-item.ts';
+import { pidAlive } from '../../src/local/pid-alive.ts';
 
 /**
  * AWS's DynamoDB Local, run from the copy the npm package amplify-dynamodb-simulator ships in its
@@ -114,20 +115,11 @@ function onPath(command: string): boolean {
   });
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes `.partial-<pid>-*` folders left by runs that were killed mid-download or mid-compile. */
 function removeAbandonedPartials(dir: string): void {
   for (const name of readdirSync(dir)) {
     const pid = /^\.partial-(\d+)-/.exec(name)?.[1];
-    if (pid && !isAlive(Number(pid))) rmSync(join(dir, name), { recursive: true, force: true });
+    if (pid && !pidAlive(Number(pid))) rmSync(join(dir, name), { recursive: true, force: true });
   }
 }
 
