@@ -1,7 +1,7 @@
 // Our queue engine without HTTP, as the engine and growth benchmarks run it: the submit use case over
 // the SQLite store and queue (group commit), processor worker threads running the process-tasks
 // handler (the defaults of `npm start`: 1 thread, concurrency 64), and the change feed publishing
-// every change. Tasks are no-op PROCESS_DATA tasks (`records: []`).
+// every change, and the WAL checkpointer thread. Tasks are no-op PROCESS_DATA tasks (`records: []`).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import type { TaskUpdate } from '../src/domain/task.ts';
 import { TaskTypeRegistry } from '../src/domain/task-type-registry.ts';
 import { makePublishUpdatesHandler } from '../src/handlers/publish-updates.ts';
 import { ChangeFeedPump } from '../src/local/change-feed-pump.ts';
+import { startCheckpointer } from '../src/local/checkpointer.ts';
 import { systemClock } from '../src/ports/clock.ts';
 import { BUILT_IN_TASK_TYPES } from '../src/task-types/built-in.ts';
 import { makeSubmitTasks } from '../src/use-cases/submit-tasks.ts';
@@ -73,13 +74,20 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
   const { tasks: TASKS, durability, rate: RATE, latencySeconds: LATENCY_SECONDS } = options;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tq-engine-'));
   const config = loadLocalConfig({
+    ...process.env,
     DATA_DIR: dataDir,
     LOG_LEVEL: process.env['BENCH_DEBUG'] ? 'warn' : 'silent',
     DURABILITY: durability,
   });
   const databasePath = join(dataDir, 'tasks.db');
   if (process.env['BENCH_DEBUG']) process.stderr.write(`${dataDir} `);
-  const db = new SqliteDatabase(databasePath, { durability: config.DURABILITY });
+  const db = new SqliteDatabase(databasePath, { durability: config.DURABILITY, autoCheckpoint: false });
+  const checkpointer = await startCheckpointer({
+    databasePath,
+    durability: config.DURABILITY,
+    logger: silent,
+    fallback: db,
+  });
   const store = new SqliteTaskStore(db);
   const queue = new SqliteTaskQueue(db, systemClock, { maxReceiveCount: config.MAX_RECEIVE_COUNT });
   const submit = makeSubmitTasks({
@@ -175,6 +183,7 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
     ),
   );
   await pump.stop();
+  await checkpointer.stop();
   db.close();
   if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
   return {

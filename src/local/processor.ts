@@ -32,7 +32,11 @@ export interface ProcessorOptions {
 export function makeProcessor(options: ProcessorOptions) {
   const { config } = options;
   const logger = makeConsoleLogger(config.LOG_LEVEL, { fields: { component: options.name } });
-  const db = new SqliteDatabase(options.databasePath, { durability: config.DURABILITY });
+  // The runtime's checkpointer thread copies the WAL into the file; commits here never stall on it.
+  const db = new SqliteDatabase(options.databasePath, {
+    durability: config.DURABILITY,
+    autoCheckpoint: false,
+  });
   db.onCommit(options.onCommit);
   const store = new SqliteTaskStore(db);
   const queue = new SqliteTaskQueue(db, systemClock, { maxReceiveCount: config.MAX_RECEIVE_COUNT });

@@ -12,7 +12,7 @@ import { SqliteDatabase, StorageError } from '../adapters/sqlite/sqlite-database
 import { SqliteTaskQueue } from '../adapters/sqlite/sqlite-task-queue.ts';
 import { SqliteTaskStore } from '../adapters/sqlite/sqlite-task-store.ts';
 import type { LocalConfig } from '../config/local-config.ts';
-import { ConfigurationError } from '../domain/errors.ts';
+import { ConfigurationError, coerceError } from '../domain/errors.ts';
 import { encodeTaskMessage, isoFromMillis } from '../domain/task.ts';
 import { TaskTypeRegistry } from '../domain/task-type-registry.ts';
 import { makeApiResolverHandler, type ApiResolverEvent } from '../handlers/api-resolver.ts';
@@ -25,6 +25,7 @@ import { makeGetTask, makeListTasks, makeQueueStats } from '../use-cases/query-t
 import { makeRetryTask } from '../use-cases/retry-task.ts';
 import { makeSubmitTasks } from '../use-cases/submit-tasks.ts';
 import { ChangeFeedPump } from './change-feed-pump.ts';
+import { startCheckpointer } from './checkpointer.ts';
 import { makeProcessor } from './processor.ts';
 import { startServer } from './server.ts';
 import { pidAlive } from './pid-alive.ts';
@@ -124,7 +125,7 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
   const logger = makeConsoleLogger(config.LOG_LEVEL, { fields: { component: 'api' } });
   const dataDir = resolve(config.DATA_DIR);
   const databasePath = join(dataDir, 'tasks.db');
-  const db = new SqliteDatabase(databasePath, { durability: config.DURABILITY });
+  const db = new SqliteDatabase(databasePath, { durability: config.DURABILITY, autoCheckpoint: false });
   try {
     claimDataDir(db);
   } catch (error) {
@@ -140,6 +141,12 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
       cause: error,
     });
   }
+  const checkpointer = await startCheckpointer({
+    databasePath,
+    durability: config.DURABILITY,
+    logger,
+    fallback: db,
+  });
   const store = new SqliteTaskStore(db);
   const queue = new SqliteTaskQueue(db, systemClock, { maxReceiveCount: config.MAX_RECEIVE_COUNT });
   const registry = new TaskTypeRegistry(BUILT_IN_TASK_TYPES);
@@ -261,7 +268,13 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
             count: left,
           });
         await pump.stop();
-        db.statement("DELETE FROM meta WHERE key = 'owner_pid' AND value = ?").run(String(process.pid));
+        await checkpointer.stop();
+        try {
+          db.statement("DELETE FROM meta WHERE key = 'owner_pid' AND value = ?").run(String(process.pid));
+        } catch (error) {
+          // A full disk, say. The next start finds this pid gone and checks the file, as after a crash.
+          logger.warn('could not mark the data folder as released', { error: coerceError(error).message });
+        }
         db.close();
       })();
       return stopping;

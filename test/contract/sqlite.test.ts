@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { SqliteChangeFeed } from '../../src/adapters/sqlite/sqlite-change-feed.ts';
@@ -12,7 +12,8 @@ import { SqliteTaskQueue } from '../../src/adapters/sqlite/sqlite-task-queue.ts'
 import { SqliteTaskStore } from '../../src/adapters/sqlite/sqlite-task-store.ts';
 import { taskFromItem } from '../../src/adapters/dynamodb/task-item.ts';
 import type { Task } from '../../src/domain/task.ts';
-import { T0, iso, makeTask, manualClock } from '../helpers/contract-fixtures.ts';
+import { T0, iso, makeTask, manualClock, recordingLogger } from '../helpers/contract-fixtures.ts';
+import { RESTART_AFTER_FRAMES, checkpointEvery, startCheckpointer } from '../../src/local/checkpointer.ts';
 import { tempSqlite } from '../helpers/contract-sqlite.ts';
 import { describeTaskStoreContract } from './task-store-contract.ts';
 import { describeTaskQueueContract } from './task-queue-contract.ts';
@@ -566,5 +567,122 @@ describe('SqliteDatabase', () => {
     const attempt = db.write(() => 1);
 
     await expect(attempt).rejects.toMatchObject({ name: 'StorageError' });
+  });
+});
+
+describe('WAL checkpoints', () => {
+  const dirs: string[] = [];
+
+  afterEach(() => {
+    vi.useRealTimers();
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function tempPath(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'tq-'));
+    dirs.push(dir);
+    return join(dir, 'tasks.db');
+  }
+
+  /** A writer whose commits never checkpoint, and a way to add tasks through it. */
+  function writer(path: string) {
+    const db = new SqliteDatabase(path, { autoCheckpoint: false });
+    const store = new SqliteTaskStore(db);
+    return {
+      db,
+      async add(commits: number) {
+        for (let i = 0; i < commits; i++) await store.create([plain(makeTask())]);
+      },
+    };
+  }
+
+  const walFrames = (db: SqliteDatabase) =>
+    (db.db.prepare('PRAGMA wal_checkpoint(NOOP)').get() as { log: number } | undefined)?.log;
+
+  it('leaves the WAL to grow when commits do not checkpoint, until a RESTART checkpoint starts it over', async () => {
+    const path = tempPath();
+    const w = writer(path);
+    await w.add(50);
+    const grown = w.db.checkpoint('PASSIVE');
+    await w.add(50);
+    const stillGrowing = w.db.checkpoint('PASSIVE');
+    const restart = w.db.checkpoint('RESTART');
+    await w.add(1);
+    const afterRestart = w.db.checkpoint('PASSIVE');
+    w.db.close();
+
+    expect(grown.checkpointed).toBe(grown.walFrames);
+    expect(stillGrowing.walFrames).toBeGreaterThan(grown.walFrames);
+    expect(restart.busy).toBe(false);
+    expect(afterRestart.walFrames).toBeLessThan(grown.walFrames);
+  });
+
+  it('checkpoints every tick, and starts the WAL over once it passes the restart size', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const path = tempPath();
+    const w = writer(path);
+    const errors: Error[] = [];
+    const loop = checkpointEvery(w.db, 100, (error) => errors.push(error));
+    const main = () => statSync(path).size;
+    const before = main();
+    await w.add(20);
+    vi.advanceTimersByTime(100);
+    const copied = main();
+    while ((walFrames(w.db) ?? 0) <= RESTART_AFTER_FRAMES) await w.add(50);
+    vi.advanceTimersByTime(100);
+    await w.add(1);
+    const restarted = walFrames(w.db);
+    loop.stop();
+    w.db.close();
+
+    expect(copied).toBeGreaterThan(before);
+    expect(restarted).toBeLessThan(100);
+    expect(errors).toEqual([]);
+  });
+
+  it('runs the checkpoints in a thread of its own', async () => {
+    const path = tempPath();
+    const w = writer(path);
+    const logger = recordingLogger();
+    const checkpointer = await startCheckpointer({
+      databasePath: path,
+      durability: 'normal',
+      logger,
+      fallback: w.db,
+      everyMs: 10,
+    });
+    const before = statSync(path).size;
+    await w.add(50);
+    await vi.waitFor(() => expect(statSync(path).size).toBeGreaterThan(before));
+    await checkpointer.stop();
+    w.db.close();
+
+    expect(logger.lines.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  it('checkpoints on the fallback connection, and says so, when the thread cannot run', async () => {
+    const path = tempPath();
+    const w = writer(path);
+    const logger = recordingLogger();
+    // The thread's own connection cannot open: its folder is a file.
+    const blocked = join(dirname(path), 'not-a-folder');
+    writeFileSync(blocked, '');
+    const checkpointer = await startCheckpointer({
+      databasePath: join(blocked, 'tasks.db'),
+      durability: 'normal',
+      logger,
+      fallback: w.db,
+      everyMs: 10,
+    });
+    const before = statSync(path).size;
+    await w.add(50);
+    await vi.waitFor(() => expect(statSync(path).size).toBeGreaterThan(before));
+    await checkpointer.stop();
+    w.db.close();
+
+    expect(logger.lines).toContainEqual({
+      level: 'error',
+      message: 'the checkpoint thread stopped; the API thread checkpoints from now on',
+    });
   });
 });

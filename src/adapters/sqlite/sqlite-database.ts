@@ -18,6 +18,8 @@ const SCHEMA_VERSION = 2;
 /** How long a write waits, by default, for another connection to release the write lock. */
 const BUSY_TIMEOUT_MS = 10_000;
 const SQLITE_BUSY = 5;
+/** How long a RESTART checkpoint waits for the transactions of the moment. */
+const RESTART_WAIT_MS = 200;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -137,7 +139,16 @@ export class SqliteDatabase {
 
   constructor(
     path: string,
-    options: { durability?: Durability; readOnly?: boolean; busyTimeoutMs?: number } = {},
+    options: {
+      durability?: Durability;
+      readOnly?: boolean;
+      busyTimeoutMs?: number;
+      /**
+       * false: commits never checkpoint the WAL. Something must then call checkpoint() regularly (on
+       * this connection or another, usually from a thread of its own), or the WAL grows without end.
+       */
+      autoCheckpoint?: boolean;
+    } = {},
   ) {
     this.path = path;
     this.#busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS;
@@ -152,8 +163,7 @@ export class SqliteDatabase {
         // Statement journals (kept while a statement or savepoint may still roll back) stay in
         // memory instead of temporary files: they are small, and writing them cost more than the data.
         this.db.exec('PRAGMA temp_store = MEMORY');
-        if (process.env.CACHE) this.db.exec(`PRAGMA cache_size = ${process.env.CACHE}`);
-        if (process.env.MMAP) this.db.exec(`PRAGMA mmap_size = ${process.env.MMAP}`);
+        if (options.autoCheckpoint === false) this.setAutoCheckpoint(false);
         this.db.exec(`PRAGMA synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
         this.migrate();
       }
@@ -200,6 +210,43 @@ export class SqliteDatabase {
     } catch (error) {
       this.db.exec('ROLLBACK');
       throw error;
+    }
+  }
+
+  /**
+   * Whether a commit that leaves the WAL over 1000 pages copies it back into the database file there
+   * and then (SQLite's default). That copy ends with fsyncs, which stall the committing thread.
+   */
+  setAutoCheckpoint(on: boolean): void {
+    this.db.exec(`PRAGMA wal_autocheckpoint = ${on ? 1000 : 0}`);
+  }
+
+  /**
+   * Copies committed WAL frames into the database file. PASSIVE waits for nobody and copies what no
+   * reader still needs. RESTART also waits (up to RESTART_WAIT_MS) for writers and readers to finish,
+   * so that the next commit writes the WAL from its start again: without one, a WAL that other
+   * connections keep writing to grows without end. Returns the frames in the WAL and how many of
+   * them are in the file now, and whether the wait ran out (busy).
+   */
+  checkpoint(mode: 'PASSIVE' | 'RESTART' = 'PASSIVE'): {
+    busy: boolean;
+    walFrames: number;
+    checkpointed: number;
+  } {
+    // A RESTART waits for the writers and readers of the moment (short transactions), not for the
+    // whole busy timeout: if one runs long, the next tick tries again.
+    if (mode === 'RESTART') this.statement(`PRAGMA busy_timeout = ${RESTART_WAIT_MS}`).run();
+    try {
+      const row = this.statement(`PRAGMA wal_checkpoint(${mode})`).get() as {
+        busy: number;
+        log: number;
+        checkpointed: number;
+      };
+      return { busy: row.busy !== 0, walFrames: row.log, checkpointed: row.checkpointed };
+    } catch (error) {
+      throw new StorageError(`Checkpoint of ${this.path} failed: ${adviceFor(error)}`, { cause: error });
+    } finally {
+      if (mode === 'RESTART') this.statement(`PRAGMA busy_timeout = ${this.#busyTimeoutMs}`).run();
     }
   }
 
