@@ -398,20 +398,18 @@ export class SqliteDatabase {
 
   /**
    * Runs a batch in one transaction and commits it. Without savepoints (the fast path) a write that
-   * throws before changing anything (a failed condition, say) simply fails alone; a write that throws
-   * after changing rows makes the whole transaction roll back and returns 'replay', and the batch
-   * runs again with a savepoint around each write, so the failing write is undone alone. Writes
-   * touch nothing but the database, so running one again is safe. 'failed' means every write was
+   * throws makes the whole transaction roll back and returns 'replay': the batch runs again with a
+   * savepoint around each write, so the failing write is undone alone and the others commit. Writes
+   * touch nothing but the database, so running one again is safe; failures are rare (a lost race
+   * on a condition), so the fast path skips a savepoint per write. 'failed' means every write was
    * rejected (the transaction could not start or commit).
    */
   #runBatch(batch: PendingWrite[], savepoints: boolean): Outcome[] | 'replay' | 'failed' {
     const tx = this.statement.bind(this);
     const outcomes: Outcome[] = [];
-    const totalChanges = tx('SELECT total_changes() AS n');
     const batchCounts = new Map<string, number>();
     for (const write of batch) {
       if (savepoints) tx('SAVEPOINT w').run();
-      const before = savepoints ? 0 : (totalChanges.get() as { n: number }).n;
       const writeCounts = new Map<string, number>();
       this.#writeCounts = writeCounts;
       try {
@@ -424,14 +422,13 @@ export class SqliteDatabase {
         // On some errors (a full disk, I/O, out of memory) SQLite rolls the whole transaction back:
         // then every write of the batch fails (see #flush), none may go on outside a transaction.
         if (!this.db.isTransaction) throw error;
-        if (savepoints) {
-          tx('ROLLBACK TO w').run();
-          tx('RELEASE w').run();
-        } else if ((totalChanges.get() as { n: number }).n !== before) {
+        if (!savepoints) {
           tx('ROLLBACK').run();
           for (const listener of this.#rollbackListeners) listener();
           return 'replay';
         }
+        tx('ROLLBACK TO w').run();
+        tx('RELEASE w').run();
         outcomes.push({ ok: false, error });
       } finally {
         this.#writeCounts = undefined;
