@@ -101,7 +101,7 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
   const latencies: number[] = [];
   let succeeded = 0;
   const pump = new ChangeFeedPump({
-    feed: new SqliteChangeFeed(db),
+    feed: new SqliteChangeFeed(db, { written: store }),
     logger: silent,
     handler: makePublishUpdatesHandler({
       logger: silent,

@@ -178,7 +178,7 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
   });
 
   const pump = new ChangeFeedPump({
-    feed: new SqliteChangeFeed(db),
+    feed: new SqliteChangeFeed(db, { written: store }),
     handler: makePublishUpdatesHandler({ publisher: new InProcessUpdatePublisher(appsync), logger }),
     logger,
   });

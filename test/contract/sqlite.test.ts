@@ -10,6 +10,7 @@ import { SqliteChangeFeed } from '../../src/adapters/sqlite/sqlite-change-feed.t
 import { SqliteDatabase, StorageError } from '../../src/adapters/sqlite/sqlite-database.ts';
 import { SqliteTaskQueue } from '../../src/adapters/sqlite/sqlite-task-queue.ts';
 import { SqliteTaskStore } from '../../src/adapters/sqlite/sqlite-task-store.ts';
+import { taskFromImage } from '../../src/adapters/dynamodb/task-image.ts';
 import { taskFromItem } from '../../src/adapters/dynamodb/task-item.ts';
 import type { Task } from '../../src/domain/task.ts';
 import { T0, iso, makeTask, manualClock, recordingLogger } from '../helpers/contract-fixtures.ts';
@@ -134,6 +135,49 @@ describe('SqliteChangeFeed', () => {
 
     timed.acknowledge(Number(records.at(-1)!.dynamodb!.SequenceNumber));
     await vi.waitFor(() => expect(new SqliteChangeFeed(sqlite.db).read(10)).toEqual([]));
+  });
+
+  it("reads the store's own changes from its memory, as the same records parsing the table gives", async () => {
+    const own = new SqliteChangeFeed(sqlite.db, { written: store });
+    const a = makeTask();
+    await store.create([plain(a), plain(makeTask({ createdAt: iso(T0 + 1) }))]);
+    await store.update(a.id, { status: 'RUNNING', progress: 0.5 }, { version: 1 }, iso(T0 + 10));
+    // A change written by another connection is not in this store's memory: it is parsed.
+    const other = new SqliteDatabase(sqlite.path);
+    await new SqliteTaskStore(other).update(a.id, { progress: 0.75 }, { version: 2 }, iso(T0 + 20));
+    other.close();
+
+    const fromMemory = own.read(10);
+    const parsed = feed.read(10);
+
+    expect(fromMemory).toHaveLength(4);
+    expect(imagesOf(fromMemory)).toEqual(imagesOf(parsed));
+    expect(fromMemory.map((r) => taskFromImage(r.dynamodb!.NewImage as never))).toEqual(imagesOf(parsed));
+    expect(JSON.stringify(fromMemory)).toBe(JSON.stringify(parsed));
+  });
+
+  it('forgets remembered changes on a rollback, whose sequence numbers the next change may take', async () => {
+    const own = new SqliteChangeFeed(sqlite.db, { written: store });
+    const lost = makeTask();
+    await Promise.allSettled([
+      store.create([plain(lost)]),
+      sqlite.db.write(() => {
+        // What SQLite does on its own after a full disk or an I/O error: the whole group is gone.
+        sqlite.db.db.exec('ROLLBACK');
+        throw new Error('disk I/O error');
+      }),
+    ]);
+    // The next change, from another connection, takes the sequence number the lost one had.
+    const kept = makeTask({ createdAt: iso(T0 + 1) });
+    const other = new SqliteDatabase(sqlite.path);
+    await new SqliteTaskStore(other).create([plain(kept)]);
+    other.close();
+
+    const records = own.read(10);
+
+    expect(records.map((r) => r.dynamodb?.Keys?.['id']?.S)).toEqual([kept.id]);
+    expect(imagesOf(records)).toEqual([kept]);
+    expect(taskFromImage(records[0]!.dynamodb!.NewImage as never)).toEqual(kept);
   });
 
   it('reads at most max records, oldest first', async () => {

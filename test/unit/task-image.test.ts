@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { taskFromImage, taskToImage } from '../../src/adapters/dynamodb/task-image.ts';
+import { lazyTaskImage, taskFromImage, taskToImage } from '../../src/adapters/dynamodb/task-image.ts';
 import { taskFromItem, taskToItem } from '../../src/adapters/dynamodb/task-item.ts';
 import type { Task } from '../../src/domain/task.ts';
 import { T0, iso, makeTask } from '../helpers/contract-fixtures.ts';
@@ -68,6 +68,33 @@ describe('task stream images', () => {
 
     expect(taskFromImage(image)).toEqual(taskFromImage(copy));
     expect(taskFromImage(image)).not.toBe(task);
+  });
+
+  it.each(tasks)('gives %s a lazy image that reads, lists and serialises as the full one', (_, task) => {
+    const full = taskToImage(task);
+    const lazy = lazyTaskImage(task);
+
+    expect(taskFromImage(lazy)).toEqual(task);
+    expect(Object.keys(lazy)).toEqual(Object.keys(full));
+    expect('status' in lazy).toBe(true);
+    expect(lazy['status']).toEqual(full['status']);
+    expect(JSON.stringify(lazy)).toBe(JSON.stringify(full));
+    expect({ ...lazy }).toEqual(full);
+    expect(unmarshall(lazy)).toEqual(unmarshall(full));
+  });
+
+  it('reads a lazy image back without filling it in', () => {
+    const task = makeTask();
+    const lazy = lazyTaskImage(task);
+    const fill = vi.spyOn(Object, 'assign');
+    try {
+      expect(taskFromImage(lazy)).toEqual(task);
+      expect(fill).not.toHaveBeenCalled();
+      void Object.keys(lazy);
+      expect(fill).toHaveBeenCalledTimes(1);
+    } finally {
+      fill.mockRestore();
+    }
   });
 
   it('reads an image with an attribute of another kind (a string set) through util-dynamodb', () => {

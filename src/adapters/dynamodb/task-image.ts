@@ -51,6 +51,54 @@ export function taskToImage(task: Task): Record<string, AttributeValue> {
   return image;
 }
 
+/** Tasks of lazy images whose attributes have not been needed yet. */
+const unfilled = new WeakMap<object, Task>();
+
+function filled(target: Record<string, AttributeValue>): Record<string, AttributeValue> {
+  const task = unfilled.get(target);
+  if (task) {
+    unfilled.delete(target);
+    Object.assign(target, taskToImage(task));
+  }
+  return target;
+}
+
+/** Every operation on a lazy image first fills it in, then acts on the filled object. */
+const lazyImageHandler: ProxyHandler<Record<string, AttributeValue>> = Object.fromEntries(
+  (
+    [
+      'get',
+      'set',
+      'has',
+      'ownKeys',
+      'getOwnPropertyDescriptor',
+      'defineProperty',
+      'deleteProperty',
+      'getPrototypeOf',
+      'setPrototypeOf',
+      'isExtensible',
+      'preventExtensions',
+    ] as const
+  ).map((trap) => [
+    trap,
+    (target: Record<string, AttributeValue>, ...rest: unknown[]) =>
+      (Reflect[trap] as (...args: unknown[]) => unknown)(filled(target), ...rest),
+  ]),
+);
+
+/**
+ * The same image as taskToImage(task), made only when something looks into it. The local change
+ * feed gives one to the publisher, which reads the task back through taskFromImage without ever
+ * needing the attributes; any other reader (a log line, a test) sees the full image.
+ */
+export function lazyTaskImage(task: Task): Record<string, AttributeValue> {
+  const target: Record<string, AttributeValue> = {};
+  unfilled.set(target, task);
+  const image = new Proxy(target, lazyImageHandler);
+  made.set(image, task);
+  return image;
+}
+
 class Foreign extends Error {}
 
 function fromAttribute(attribute: AttributeValue): Plain {

@@ -1,6 +1,6 @@
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { Task } from '../../domain/task.ts';
-import { taskToImage } from '../dynamodb/task-image.ts';
+import { lazyTaskImage } from '../dynamodb/task-image.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
 interface ChangeRow {
@@ -8,6 +8,13 @@ interface ChangeRow {
   task_id: string;
   event: 'INSERT' | 'MODIFY';
   image: string;
+}
+
+/** The tasks a store on this connection wrote, by change sequence number: reading them skips parsing. */
+export interface WrittenChanges {
+  /** From now on, remember the task of each change recorded, until it is taken. */
+  rememberWrittenChanges(): void;
+  takeWrittenChange(seq: number): Task | undefined;
 }
 
 /**
@@ -23,12 +30,15 @@ interface ChangeRow {
 export class SqliteChangeFeed {
   readonly #db: SqliteDatabase;
   readonly #forgetEveryMs: number;
+  readonly #written: WrittenChanges | undefined;
   #acknowledged = 0;
   #forgotten = 0;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(db: SqliteDatabase, options: { forgetEveryMs?: number } = {}) {
+  constructor(db: SqliteDatabase, options: { forgetEveryMs?: number; written?: WrittenChanges } = {}) {
     this.#db = db;
+    this.#written = options.written;
+    this.#written?.rememberWrittenChanges();
     this.#forgetEveryMs = options.forgetEveryMs ?? 250;
   }
 
@@ -37,14 +47,14 @@ export class SqliteChangeFeed {
       .statement('SELECT seq, task_id, event, image FROM task_changes WHERE seq > ? ORDER BY seq LIMIT ?')
       .all(this.#acknowledged, max) as unknown as ChangeRow[];
     return rows.map((row) => {
-      const task = JSON.parse(row.image) as Task;
+      const task = this.#written?.takeWrittenChange(row.seq) ?? (JSON.parse(row.image) as Task);
       return {
         eventID: String(row.seq),
         eventName: row.event,
         eventSource: 'local:sqlite',
         dynamodb: {
           Keys: { id: { S: row.task_id } },
-          NewImage: taskToImage(task) as never,
+          NewImage: lazyTaskImage(task) as never,
           SequenceNumber: String(row.seq),
           StreamViewType: 'NEW_IMAGE',
         },

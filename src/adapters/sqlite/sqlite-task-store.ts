@@ -12,6 +12,7 @@ import type {
   TaskStore,
   UpdateCondition,
 } from '../../ports/task-store.ts';
+import type { WrittenChanges } from './sqlite-change-feed.ts';
 import type { SqliteDatabase } from './sqlite-database.ts';
 
 const CACHE_SIZE = 4096;
@@ -50,7 +51,7 @@ function decodeToken(token: string): [number, string] {
  * Conditions are checked inside the write transaction, so they are as strict as DynamoDB's
  * condition expressions.
  */
-export class SqliteTaskStore implements TaskStore {
+export class SqliteTaskStore implements TaskStore, WrittenChanges {
   readonly #db: SqliteDatabase;
   /**
    * The tasks this connection last read or wrote, by id, as of their version. An update starts from
@@ -59,11 +60,20 @@ export class SqliteTaskStore implements TaskStore {
    * every run. Finished tasks leave it; it holds at most CACHE_SIZE tasks.
    */
   readonly #recent = new Map<string, Task>();
+  /**
+   * The changes this connection recorded and no feed has taken yet, by sequence number; kept only
+   * once a feed asked for them (a processor's store has no feed). Cleared on rollback: another
+   * connection's next change may take a rolled-back sequence number.
+   */
+  #written: Map<number, Task> | undefined;
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
     // After a rollback the remembered versions may name states that were never committed.
-    db.onRollback(() => this.#recent.clear());
+    db.onRollback(() => {
+      this.#recent.clear();
+      this.#written?.clear();
+    });
   }
 
   #remember(task: Task): void {
@@ -85,9 +95,27 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   #recordChange(task: Task, event: 'INSERT' | 'MODIFY', doc: string): void {
-    this.#db
+    const { lastInsertRowid } = this.#db
       .statement('INSERT INTO task_changes (task_id, event, image) VALUES (?, ?, ?)')
       .run(task.id, event, doc);
+    const written = this.#written;
+    if (!written) return;
+    written.set(Number(lastInsertRowid), task);
+    if (written.size > CACHE_SIZE) written.delete(written.keys().next().value!);
+  }
+
+  rememberWrittenChanges(): void {
+    this.#written ??= new Map();
+  }
+
+  /**
+   * The task of a change this store recorded, once (see WrittenChanges): a change feed on the same
+   * connection reads it without parsing the stored image, which is JSON.stringify of this very task.
+   */
+  takeWrittenChange(seq: number): Task | undefined {
+    const task = this.#written?.get(seq);
+    if (task) this.#written!.delete(seq);
+    return task;
   }
 
   create(items: readonly NewTask[]): Promise<CreateResult[]> {
