@@ -51,40 +51,57 @@ export function taskToImage(task: Task): Record<string, AttributeValue> {
   return image;
 }
 
-/** Tasks of lazy images whose attributes have not been needed yet. */
-const unfilled = new WeakMap<object, Task>();
+/** Answers, on a lazy image only, with the task the image stands for (without filling it in). */
+const TASK_OF = Symbol('task of a lazy image');
 
-function filled(target: Record<string, AttributeValue>): Record<string, AttributeValue> {
-  const task = unfilled.get(target);
-  if (task) {
-    unfilled.delete(target);
-    Object.assign(target, taskToImage(task));
+const TRAPS = [
+  'get',
+  'set',
+  'has',
+  'ownKeys',
+  'getOwnPropertyDescriptor',
+  'defineProperty',
+  'deleteProperty',
+  'getPrototypeOf',
+  'setPrototypeOf',
+  'isExtensible',
+  'preventExtensions',
+] as const;
+
+/**
+ * The handler of one lazy image: every operation first fills the (empty) target in with the task's
+ * attributes, once, then acts on it. Asking for TASK_OF gives the task and fills nothing.
+ */
+class LazyImage {
+  #task: Task | undefined;
+
+  constructor(task: Task) {
+    this.#task = task;
   }
-  return target;
-}
 
-/** Every operation on a lazy image first fills it in, then acts on the filled object. */
-const lazyImageHandler: ProxyHandler<Record<string, AttributeValue>> = Object.fromEntries(
-  (
-    [
-      'get',
-      'set',
-      'has',
-      'ownKeys',
-      'getOwnPropertyDescriptor',
-      'defineProperty',
-      'deleteProperty',
-      'getPrototypeOf',
-      'setPrototypeOf',
-      'isExtensible',
-      'preventExtensions',
-    ] as const
-  ).map((trap) => [
-    trap,
-    (target: Record<string, AttributeValue>, ...rest: unknown[]) =>
-      (Reflect[trap] as (...args: unknown[]) => unknown)(filled(target), ...rest),
-  ]),
-);
+  taskOf(key: string | symbol): Task | undefined {
+    return key === TASK_OF ? this.#task : undefined;
+  }
+
+  filled(target: Record<string, AttributeValue>): Record<string, AttributeValue> {
+    if (this.#task) {
+      Object.assign(target, taskToImage(this.#task));
+      this.#task = undefined;
+    }
+    return target;
+  }
+}
+for (const trap of TRAPS) {
+  Object.defineProperty(LazyImage.prototype, trap, {
+    value(this: LazyImage, target: Record<string, AttributeValue>, ...rest: unknown[]) {
+      if ((trap === 'get' || trap === 'has') && rest[0] === TASK_OF) {
+        const task = this.taskOf(TASK_OF);
+        if (task) return trap === 'get' ? task : true;
+      }
+      return (Reflect[trap] as (...args: unknown[]) => unknown)(this.filled(target), ...rest);
+    },
+  });
+}
 
 /**
  * The same image as taskToImage(task), made only when something looks into it. The local change
@@ -92,11 +109,12 @@ const lazyImageHandler: ProxyHandler<Record<string, AttributeValue>> = Object.fr
  * needing the attributes; any other reader (a log line, a test) sees the full image.
  */
 export function lazyTaskImage(task: Task): Record<string, AttributeValue> {
-  const target: Record<string, AttributeValue> = {};
-  unfilled.set(target, task);
-  const image = new Proxy(target, lazyImageHandler);
-  made.set(image, task);
-  return image;
+  return new Proxy({}, new LazyImage(task) as ProxyHandler<Record<string, AttributeValue>>);
+}
+
+/** The task a lazy image not filled in yet stands for. */
+function taskOfLazy(image: Record<string, AttributeValue>): Task | undefined {
+  return (image as { [TASK_OF]?: Task })[TASK_OF];
 }
 
 class Foreign extends Error {}
@@ -119,7 +137,7 @@ function fromAttributeMap(map: Record<string, AttributeValue>): { [key: string]:
 
 /** Reads a stream image back as a task; null for images that are not tasks. */
 export function taskFromImage(image: Record<string, AttributeValue>): Task | null {
-  const source = made.get(image);
+  const source = taskOfLazy(image) ?? made.get(image);
   // The same task as converting the image back would give (taskFromItem keeps the task fields only).
   if (source) return taskFromItem({ ...source, entity: TASK_ENTITY });
   let item: Record<string, unknown>;
