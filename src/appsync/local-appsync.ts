@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  GraphQLEnumType,
   GraphQLError,
   GraphQLObjectType,
   Kind,
@@ -16,6 +17,7 @@ import {
   type FieldNode,
   type GraphQLResolveInfo,
   type GraphQLSchema,
+  type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
 import type { Logger } from '../domain/task-type.ts';
@@ -29,7 +31,13 @@ import type {
 } from './js-runtime/load-resolver.ts';
 import { FIELD_RESOLVERS, type DataSourceName, type FieldResolver } from './resolver-config.ts';
 import { installAwsScalars } from './scalars.ts';
-import { SubscriptionHub, basicFilter, enhancedFilter, type PublishedEvent } from './subscription-hub.ts';
+import {
+  SubscriptionHub,
+  basicFilter,
+  enhancedFilter,
+  type EventFilter,
+  type PublishedEvent,
+} from './subscription-hub.ts';
 
 /** What every local request carries into resolvers. */
 export interface LocalRequestContext {
@@ -127,6 +135,9 @@ function narrow(value: unknown, selected: Selected): unknown {
   }
   return out;
 }
+
+/** Scalars whose response value is the input value as given (AWSJSON, say, is parsed on input). */
+const SAME_AS_INPUT_SCALARS = new Set(['ID', 'String', 'Int', 'Float', 'Boolean']);
 
 function subscribedMutations(schema: GraphQLSchema): Map<string, string[]> {
   const result = new Map<string, string[]>();
@@ -350,7 +361,7 @@ export class LocalAppSync {
     args: Record<string, unknown>,
     context: LocalRequestContext,
     info: GraphQLResolveInfo,
-  ): Promise<((event: PublishedEvent) => boolean) | undefined> {
+  ): Promise<EventFilter | undefined> {
     const ctx = this.#context(null, args, context, info);
     const meta = { operation: 'subscription', authType: context.auth.mode, isSubscription: true } as const;
     const appended = { appended: [] as unknown[] };
@@ -361,23 +372,53 @@ export class LocalAppSync {
     return response.subscriptionFilter ? enhancedFilter(response.subscriptionFilter) : undefined;
   }
 
+  #document(query: string): DocumentNode {
+    let document = this.#documents.get(query);
+    if (!document) {
+      document = parse(query);
+      this.#documents.set(query, document);
+    }
+    return document;
+  }
+
   /** Runs an operation in-process with the given auth (the local publisher uses IAM). */
   async execute(
     query: string,
     variables: Record<string, unknown>,
     context: LocalRequestContext,
   ): Promise<ExecutionResult> {
-    let document = this.#documents.get(query);
-    if (!document) {
-      document = parse(query);
-      this.#documents.set(query, document);
-    }
+    const document = this.#document(query);
     return execute({ schema: this.schema, document, variableValues: variables, contextValue: context });
   }
 
-  /** True when publishing through `mutation` would reach a subscriber (lets the publisher skip idle work). */
-  hasSubscribersFor(mutation: string): boolean {
-    return this.hub.hasSubscribersFor(mutation);
+  /**
+   * False when running the mutation `query` would reach no subscriber, given `response`: what its
+   * resolver returns, as the caller knows it (publishTaskUpdate's resolver returns its input). The
+   * event is the response narrowed to the mutation's selection, as publishing makes it. Filters are
+   * judged only when they read selected top-level fields whose values an input and a response share
+   * (IDs, strings, numbers, booleans, enums); a subscriber with any other filter counts as reached.
+   * Lets the publisher skip running a mutation nobody would receive.
+   */
+  wouldReach(query: string, response: Record<string, unknown>): boolean {
+    const operation = this.#document(query).definitions.find(
+      (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+    );
+    const field = operation?.selectionSet.selections[0];
+    const mutationType = this.schema.getMutationType();
+    if (operation?.operation !== 'mutation' || field?.kind !== Kind.FIELD || !mutationType) return true;
+    const returned = getNamedType(mutationType.getFields()[field.name.value]?.type);
+    if (!(returned instanceof GraphQLObjectType)) return true;
+    const event: PublishedEvent = {};
+    const shared = new Set<string>();
+    for (const selection of field.selectionSet?.selections ?? []) {
+      // Fragments: not worth judging here.
+      if (selection.kind !== Kind.FIELD) return true;
+      const name = selection.name.value;
+      event[name] = response[name];
+      const type = getNamedType(returned.getFields()[name]?.type);
+      if (type instanceof GraphQLEnumType || (type && SAME_AS_INPUT_SCALARS.has(type.name))) shared.add(name);
+    }
+    return this.hub.wouldAccept(field.name.value, event, (path) => shared.has(path));
   }
 
   /** The named type of a field, for tests and tools. */

@@ -3,9 +3,12 @@ import type { SubscriptionFilter } from './js-runtime/subscription-filter.ts';
 /** A published mutation response, narrowed to what the mutation selected. */
 export type PublishedEvent = Record<string, unknown>;
 
+/** A subscription's filter, and the event fields (dotted paths) it reads. */
+export type EventFilter = ((event: PublishedEvent) => boolean) & { readonly fields: readonly string[] };
+
 interface Subscriber {
   mutations: ReadonlySet<string>;
-  accepts: (event: PublishedEvent) => boolean;
+  accepts: EventFilter;
   push: (event: PublishedEvent) => void;
 }
 
@@ -24,9 +27,21 @@ export class SubscriptionHub {
     return this.#subscribers.size;
   }
 
-  /** True when a publish of `mutation` would reach anyone. */
-  hasSubscribersFor(mutation: string): boolean {
-    for (const s of this.#subscribers) if (s.mutations.has(mutation)) return true;
+  /**
+   * False when no subscriber of `mutation` would accept `event`, judged only by filters that read
+   * `decidable` fields alone; a subscriber with any other filter counts as accepting.
+   */
+  wouldAccept(mutation: string, event: PublishedEvent, decidable: (field: string) => boolean): boolean {
+    for (const s of this.#subscribers) {
+      if (!s.mutations.has(mutation)) continue;
+      if (!s.accepts.fields.every(decidable)) return true;
+      try {
+        if (s.accepts(event)) return true;
+      } catch {
+        // A filter that cannot be evaluated: let the publish itself report it.
+        return true;
+      }
+    }
     return false;
   }
 
@@ -36,10 +51,7 @@ export class SubscriptionHub {
     }
   }
 
-  subscribe(
-    mutations: readonly string[],
-    accepts: (event: PublishedEvent) => boolean,
-  ): AsyncIterableIterator<PublishedEvent> {
+  subscribe(mutations: readonly string[], accepts: EventFilter): AsyncIterableIterator<PublishedEvent> {
     const buffer: PublishedEvent[] = [];
     let waiting: ((result: IteratorResult<PublishedEvent>) => void) | undefined;
     let failed: Error | undefined;
@@ -93,9 +105,12 @@ export class SubscriptionHub {
 }
 
 /** Basic filtering: every argument the subscriber gave must equal the event's field. */
-export function basicFilter(args: Record<string, unknown>): (event: PublishedEvent) => boolean {
+export function basicFilter(args: Record<string, unknown>): EventFilter {
   const entries = Object.entries(args);
-  return (event) => entries.every(([name, value]) => (event[name] ?? null) === value);
+  return Object.assign(
+    (event: PublishedEvent) => entries.every(([name, value]) => (event[name] ?? null) === value),
+    { fields: Object.keys(args) },
+  );
 }
 
 function fieldValue(event: PublishedEvent, path: string): unknown {
@@ -144,9 +159,14 @@ function matchRule(actual: unknown, operator: string, expected: unknown): boolea
 }
 
 /** Enhanced filtering: filters in a group are ORed, the rules inside a filter ANDed. */
-export function enhancedFilter(filter: SubscriptionFilter): (event: PublishedEvent) => boolean {
-  return (event) =>
-    filter.filterGroup.some((group) =>
-      group.filters.every((rule) => matchRule(fieldValue(event, rule.fieldName), rule.operator, rule.value)),
-    );
+export function enhancedFilter(filter: SubscriptionFilter): EventFilter {
+  return Object.assign(
+    (event: PublishedEvent) =>
+      filter.filterGroup.some((group) =>
+        group.filters.every((rule) =>
+          matchRule(fieldValue(event, rule.fieldName), rule.operator, rule.value),
+        ),
+      ),
+    { fields: filter.filterGroup.flatMap((group) => group.filters.map((rule) => rule.fieldName)) },
+  );
 }

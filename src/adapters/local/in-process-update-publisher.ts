@@ -9,8 +9,9 @@ import {
 /**
  * Publishes by running the publishTaskUpdate mutation in-process with IAM auth, through the same
  * schema, auth checks and NONE resolver as any request. The AWS twin sends the same mutation as a
- * SigV4-signed HTTP request. When nobody subscribes it skips the work: the mutation has no other
- * effect, so nothing observable changes.
+ * SigV4-signed HTTP request. When no subscription would receive the update it skips the work: the
+ * mutation has no other effect, so nothing observable changes. Its resolver returns its input, so
+ * the update is what subscription filters would see (a test holds the resolver to that).
  */
 export class InProcessUpdatePublisher implements UpdatePublisher {
   readonly #appsync: LocalAppSync;
@@ -20,7 +21,7 @@ export class InProcessUpdatePublisher implements UpdatePublisher {
   }
 
   async publish(update: TaskUpdate): Promise<void> {
-    if (!this.#appsync.hasSubscribersFor('publishTaskUpdate')) return;
+    if (!this.#appsync.wouldReach(PUBLISH_TASK_UPDATE_MUTATION, update)) return;
     const result = await this.#appsync.execute(PUBLISH_TASK_UPDATE_MUTATION, publishVariables(update), {
       auth: { mode: 'AWS_IAM' },
       headers: {},
