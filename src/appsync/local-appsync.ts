@@ -136,6 +136,12 @@ function narrow(value: unknown, selected: Selected): unknown {
   return out;
 }
 
+interface ReachPlan {
+  mutation: string;
+  selected: string[];
+  decidable: (field: string) => boolean;
+}
+
 /** Scalars whose response value is the input value as given (AWSJSON, say, is parsed on input). */
 const SAME_AS_INPUT_SCALARS = new Set(['ID', 'String', 'Int', 'Float', 'Boolean']);
 
@@ -167,6 +173,7 @@ export class LocalAppSync {
   readonly #resolvers = new Map<string, LoadedResolver>();
   readonly #publishingMutations = new Set<string>();
   readonly #documents = new Map<string, DocumentNode>();
+  readonly #reachPlans = new WeakMap<DocumentNode, ReachPlan | null>();
   readonly #selections = new WeakMap<
     FieldNode,
     { selectionSetList: string[]; selectionSetGraphQL: string }
@@ -400,25 +407,38 @@ export class LocalAppSync {
    * Lets the publisher skip running a mutation nobody would receive.
    */
   wouldReach(query: string, response: Record<string, unknown>): boolean {
-    const operation = this.#document(query).definitions.find(
+    const document = this.#document(query);
+    let plan = this.#reachPlans.get(document);
+    if (plan === undefined) {
+      plan = this.#reachPlan(document);
+      this.#reachPlans.set(document, plan);
+    }
+    if (!plan) return true;
+    const event: PublishedEvent = {};
+    for (const name of plan.selected) event[name] = response[name];
+    return this.hub.wouldAccept(plan.mutation, event, plan.decidable);
+  }
+
+  /** What wouldReach needs of a document, or null when it cannot judge for it (fragments, not a mutation). */
+  #reachPlan(document: DocumentNode): ReachPlan | null {
+    const operation = document.definitions.find(
       (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
     );
     const field = operation?.selectionSet.selections[0];
     const mutationType = this.schema.getMutationType();
-    if (operation?.operation !== 'mutation' || field?.kind !== Kind.FIELD || !mutationType) return true;
+    if (operation?.operation !== 'mutation' || field?.kind !== Kind.FIELD || !mutationType) return null;
     const returned = getNamedType(mutationType.getFields()[field.name.value]?.type);
-    if (!(returned instanceof GraphQLObjectType)) return true;
-    const event: PublishedEvent = {};
+    if (!(returned instanceof GraphQLObjectType)) return null;
+    const selected: string[] = [];
     const shared = new Set<string>();
     for (const selection of field.selectionSet?.selections ?? []) {
-      // Fragments: not worth judging here.
-      if (selection.kind !== Kind.FIELD) return true;
+      if (selection.kind !== Kind.FIELD) return null;
       const name = selection.name.value;
-      event[name] = response[name];
+      selected.push(name);
       const type = getNamedType(returned.getFields()[name]?.type);
       if (type instanceof GraphQLEnumType || (type && SAME_AS_INPUT_SCALARS.has(type.name))) shared.add(name);
     }
-    return this.hub.wouldAccept(field.name.value, event, (path) => shared.has(path));
+    return { mutation: field.name.value, selected, decidable: (path) => shared.has(path) };
   }
 
   /** The named type of a field, for tests and tools. */
