@@ -67,18 +67,26 @@ export function decodeTaskMessage(body: string): TaskMessage | { invalid: string
   return { taskId };
 }
 
+let secondStart = Number.NaN;
+let secondPrefix = '';
 let lastMillis = Number.NaN;
 let lastIso = '';
 
-/** An ISO 8601 timestamp. Remembers the last one: a busy processor asks for the same millisecond often. */
+/**
+ * An ISO 8601 timestamp, as Date.prototype.toISOString gives it. A busy processor asks for many
+ * timestamps a second: the text up to the second is made once per second, and the last one is kept.
+ */
 export function isoFromMillis(ms: number): string {
-  if (ms !== lastMillis) {
-    lastIso = new Date(ms).toISOString();
-    lastMillis = ms;
+  if (ms === lastMillis) return lastIso;
+  // Whole milliseconds of years 0 to 9999 only: toISOString writes other years with a sign and six digits.
+  if (!Number.isInteger(ms) || ms < 0 || ms >= 253402300800000) return new Date(ms).toISOString();
+  const millis = ms % 1000;
+  const start = ms - millis;
+  if (start !== secondStart) {
+    secondPrefix = new Date(start).toISOString().slice(0, 20);
+    secondStart = start;
   }
+  lastIso = `${secondPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
+  lastMillis = ms;
   return lastIso;
-}
-
-export function millisFromIso(iso: string): number {
-  return Date.parse(iso);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffSeconds } from '../../src/domain/backoff.ts';
 import { ConfigurationError, InvalidTransitionError, ValidationError } from '../../src/domain/errors.ts';
-import { decodeTaskMessage, encodeTaskMessage } from '../../src/domain/task.ts';
+import { decodeTaskMessage, encodeTaskMessage, isoFromMillis } from '../../src/domain/task.ts';
 import {
   ALL_STATUSES,
   FINAL_STATUSES,
@@ -152,6 +152,43 @@ describe('decodeTaskMessage', () => {
       expect(decodeTaskMessage(body)).toEqual({ invalid: 'message body has no taskId string' });
     },
   );
+});
+
+describe('isoFromMillis', () => {
+  it('writes what toISOString writes, across seconds, years and the edges of its fast path', () => {
+    const T = Date.UTC(2026, 10, 28, 3, 0, 0);
+    const cases = [
+      0,
+      1,
+      9,
+      10,
+      99,
+      100,
+      999,
+      1000,
+      1001,
+      T,
+      T + 7,
+      T + 42,
+      T + 999,
+      T + 1000,
+      T + 60_000,
+      253402300799999,
+      253402300800000,
+      -1,
+      -1000,
+      -62198755200000,
+      8.64e15,
+      1.5,
+      T + 0.25,
+    ];
+    // Random times, each asked twice in a row and out of order.
+    for (let i = 0; i < 2000; i++) {
+      const ms = T + Math.floor(Math.random() * 86_400_000 * 3);
+      cases.push(ms, ms, ms - 1);
+    }
+    for (const ms of cases) expect([ms, isoFromMillis(ms)]).toEqual([ms, new Date(ms).toISOString()]);
+  });
 });
 
 describe('TaskTypeRegistry', () => {
