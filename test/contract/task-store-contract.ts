@@ -126,6 +126,33 @@ export function describeTaskStoreContract(
         ]);
       });
 
+      it('creates the first of two items with the same key in one call, and answers the second with it', async () => {
+        const before = makeTask();
+        const first = makeTask({ idempotencyKey: 'key-5' });
+        const between = makeTask();
+        const again = makeTask({ idempotencyKey: 'key-5' });
+        const after = makeTask();
+
+        const results = await store.create([
+          plain(before),
+          withKey(first, T0 + HOUR),
+          plain(between),
+          withKey(again, T0 + HOUR),
+          plain(after),
+        ]);
+
+        expect(results).toEqual([
+          { task: before, created: true },
+          { task: first, created: true },
+          { task: between, created: true },
+          { task: first, created: false },
+          { task: after, created: true },
+        ]);
+        expect(await store.get(again.id)).toBeNull();
+        const ids = (await store.list({}, 100, null)).items.map((t) => t.id);
+        expect(ids.sort()).toEqual([before.id, first.id, between.id, after.id].sort());
+      });
+
       it('never matches tasks that have no idempotency key', async () => {
         const a = makeTask();
         const b = makeTask();

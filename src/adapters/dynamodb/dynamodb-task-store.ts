@@ -112,7 +112,21 @@ export class DynamoDbTaskStore implements TaskStore {
 
   async create(items: readonly NewTask[]): Promise<CreateResult[]> {
     const results: Array<CreateResult | undefined> = new Array(items.length);
-    let pending = items.map((item, index) => ({ item, index }));
+    // A key given twice in one call: the later items get what the first one gets. (A transaction may
+    // not touch one item twice, so they cannot go in it.)
+    const firstWithKey = new Map<string, number>();
+    const repeats: Array<{ index: number; first: number }> = [];
+    let pending: Array<{ item: NewTask; index: number }> = [];
+    items.forEach((item, index) => {
+      const key = item.idempotencyKeyExpiresAt === null ? null : item.task.idempotencyKey;
+      const first = key === null ? undefined : firstWithKey.get(key);
+      if (first !== undefined) {
+        repeats.push({ index, first });
+        return;
+      }
+      if (key !== null) firstWithKey.set(key, index);
+      pending.push({ item, index });
+    });
     for (let round = 0; pending.length > 0; round++) {
       if (round > 3) throw new Error('idempotency keys kept changing under a batch submit; try again');
       const actions = pending.flatMap(({ item }) => {
@@ -172,6 +186,7 @@ export class DynamoDbTaskStore implements TaskStore {
         pending = retry;
       }
     }
+    for (const { index, first } of repeats) results[index] = { task: results[first]!.task, created: false };
     return results as CreateResult[];
   }
 
