@@ -1,4 +1,4 @@
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -18,6 +18,8 @@ const SCHEMA_VERSION = 2;
 /** How long a write waits, by default, for another connection to release the write lock. */
 const BUSY_TIMEOUT_MS = 10_000;
 const SQLITE_BUSY = 5;
+/** Rows per multi-row INSERT (see insertRows); prepared statements are kept per row count up to it. */
+const ROWS_PER_INSERT = 100;
 /** How long a RESTART checkpoint waits for the transactions of the moment. */
 const RESTART_WAIT_MS = 200;
 
@@ -258,6 +260,32 @@ export class SqliteDatabase {
       this.#statements.set(sql, statement);
     }
     return statement;
+  }
+
+  /**
+   * Inserts `rows` (each `width` values) with multi-row INSERT statements, at most ROWS_PER_INSERT
+   * rows each: one statement for a batch costs far less than one per row. `into` is the statement up
+   * to VALUES (`INSERT INTO t (a, b)`); `returning`, if given, is appended (`RETURNING seq`), and the
+   * returned rows come back in row order.
+   */
+  insertRows(
+    into: string,
+    width: number,
+    rows: ReadonlyArray<ReadonlyArray<SQLInputValue>>,
+    returning = '',
+  ): Array<Record<string, SQLOutputValue>> {
+    const returned: Array<Record<string, SQLOutputValue>> = [];
+    for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+      const chunk = rows.slice(start, start + ROWS_PER_INSERT);
+      const tuple = `(${'?, '.repeat(width - 1)}?)`;
+      const statement = this.statement(
+        `${into} VALUES ${Array.from(chunk, () => tuple).join(', ')}${returning ? ` ${returning}` : ''}`,
+      );
+      const values = chunk.flat();
+      if (returning) returned.push(...statement.all(...values));
+      else statement.run(...values);
+    }
+    return returned;
   }
 
   /** Runs `run` inside the next group commit; resolves with its value once committed. */

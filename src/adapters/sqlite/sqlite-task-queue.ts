@@ -59,12 +59,16 @@ export class SqliteTaskQueue implements TaskQueue {
   async send(messages: readonly OutgoingMessage[]): Promise<void> {
     const nowMs = this.#clock.now();
     await this.#db.write(() => {
-      const insert = this.#db.statement(
-        "INSERT INTO messages (queue, body, visible_ms, sent_ms) VALUES ('main', ?, ?, ?)",
+      this.#db.insertRows(
+        'INSERT INTO messages (queue, body, visible_ms, sent_ms)',
+        4,
+        messages.map((message) => [
+          'main',
+          message.body,
+          nowMs + Math.max(0, message.delaySeconds ?? 0) * 1000,
+          nowMs,
+        ]),
       );
-      for (const message of messages) {
-        insert.run(message.body, nowMs + Math.max(0, message.delaySeconds ?? 0) * 1000, nowMs);
-      }
     });
     for (const listener of this.#sentListeners) listener();
   }

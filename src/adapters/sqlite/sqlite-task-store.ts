@@ -98,9 +98,13 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
     const { lastInsertRowid } = this.#db
       .statement('INSERT INTO task_changes (task_id, event, image) VALUES (?, ?, ?)')
       .run(task.id, event, doc);
+    this.#rememberChange(Number(lastInsertRowid), task);
+  }
+
+  #rememberChange(seq: number, task: Task): void {
     const written = this.#written;
     if (!written) return;
-    written.set(Number(lastInsertRowid), task);
+    written.set(seq, task);
     if (written.size > CACHE_SIZE) written.delete(written.keys().next().value!);
   }
 
@@ -121,12 +125,16 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
   create(items: readonly NewTask[]): Promise<CreateResult[]> {
     return this.#db.write(() => {
       const results: CreateResult[] = [];
+      // New tasks are inserted together, in multi-row statements; a task with an idempotency key
+      // first inserts those before it, since an earlier task of the same call may hold its key.
+      let pending: Task[] = [];
       for (const { task, idempotencyKeyExpiresAt } of items) {
-        const nowMs = Date.parse(task.createdAt);
         if (task.idempotencyKey !== null && idempotencyKeyExpiresAt !== null) {
+          this.#insert(pending);
+          pending = [];
           const existing = this.#db
             .statement('SELECT task_id FROM idempotency_keys WHERE key = ? AND expires_ms > ?')
-            .get(task.idempotencyKey, nowMs) as { task_id: string } | undefined;
+            .get(task.idempotencyKey, Date.parse(task.createdAt)) as { task_id: string } | undefined;
           const first = existing ? this.#read(existing.task_id) : null;
           if (first) {
             results.push({ task: first, created: false });
@@ -139,26 +147,41 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
             )
             .run(task.idempotencyKey, task.id, Date.parse(idempotencyKeyExpiresAt));
         }
-        const doc = JSON.stringify(task);
-        this.#db
-          .statement(
-            'INSERT INTO tasks (id, type, status, created_ms, run_at_ms, expires_ms, version, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-          )
-          .run(
-            task.id,
-            task.type,
-            task.status,
-            nowMs,
-            Date.parse(task.runAt),
-            ms(task.expiresAt),
-            task.version,
-            doc,
-          );
-        this.#recordChange(task, 'INSERT', doc);
-        this.#db.countStatus(task.status, 1);
+        pending.push(task);
         results.push({ task, created: true });
       }
+      this.#insert(pending);
       return results;
+    });
+  }
+
+  /** Inserts new tasks and their INSERT changes. */
+  #insert(tasks: readonly Task[]): void {
+    if (tasks.length === 0) return;
+    const docs = tasks.map((task) => JSON.stringify(task));
+    this.#db.insertRows(
+      'INSERT INTO tasks (id, type, status, created_ms, run_at_ms, expires_ms, version, doc)',
+      8,
+      tasks.map((task, i) => [
+        task.id,
+        task.type,
+        task.status,
+        Date.parse(task.createdAt),
+        Date.parse(task.runAt),
+        ms(task.expiresAt),
+        task.version,
+        docs[i]!,
+      ]),
+    );
+    const seqs = this.#db.insertRows(
+      'INSERT INTO task_changes (task_id, event, image)',
+      3,
+      tasks.map((task, i) => [task.id, 'INSERT', docs[i]!]),
+      'RETURNING seq',
+    );
+    tasks.forEach((task, i) => {
+      this.#db.countStatus(task.status, 1);
+      this.#rememberChange(Number(seqs[i]!['seq']), task);
     });
   }
 
