@@ -8,13 +8,16 @@ export const CHECKPOINT_EVERY_MS = 100;
 
 /** WAL frames (pages) past which the checkpointer makes the next commit start the WAL over. */
 export const RESTART_AFTER_FRAMES = 4096;
+/** WAL frames past which a quiet moment (everything copied) is used to start the WAL over. */
+export const QUIET_RESTART_FRAMES = 1000;
 
 /**
  * Checkpoints `db` every `everyMs`: a PASSIVE checkpoint, which copies committed frames into the
  * database file without making anyone wait, and a RESTART checkpoint once the WAL holds more than
- * RESTART_AFTER_FRAMES (16 MB of 4 KB pages) or nothing the file lacks. A RESTART waits for the
- * writers of the moment (they retry on their next turn) so the WAL starts over instead of growing. Either one ends with fsyncs, which
- * is why this runs here and not inside the commits of the threads that serve requests and run tasks.
+ * RESTART_AFTER_FRAMES (16 MB of 4 KB pages), or more than QUIET_RESTART_FRAMES all copied already.
+ * A RESTART waits for the writers of the moment (they retry on their next turn) so the next commit
+ * starts the WAL over instead of growing it. Either one ends with fsyncs, which is why this runs
+ * here and not inside the commits of the threads that serve requests and run tasks.
  */
 export function checkpointEvery(
   db: SqliteDatabase,
@@ -22,12 +25,14 @@ export function checkpointEvery(
   onError: (error: Error) => void,
 ): { stop(): void } {
   let failing = false;
+  // The WAL's frame count at the last RESTART: until a commit starts it over, it stays the same.
+  let restartedAt = -1;
   const timer = setInterval(() => {
     try {
       const { walFrames, checkpointed } = db.checkpoint('PASSIVE');
-      // Past the size, or when the WAL holds nothing the file lacks (a quiet moment: nobody waits).
-      if (walFrames > RESTART_AFTER_FRAMES || (walFrames > 0 && checkpointed === walFrames)) {
-        db.checkpoint('RESTART');
+      const quiet = walFrames > QUIET_RESTART_FRAMES && checkpointed === walFrames;
+      if ((walFrames > RESTART_AFTER_FRAMES || quiet) && walFrames !== restartedAt) {
+        if (!db.checkpoint('RESTART').busy) restartedAt = walFrames;
       }
       failing = false;
     } catch (error) {
