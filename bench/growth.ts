@@ -112,7 +112,7 @@ for (const size of SIZES) {
   const listQueuedMs = await timed(100, () =>
     runtime.gql('{ tasks(filter: { status: QUEUED }, limit: 50) { items { id } nextToken } }'),
   );
-  const rssMb = await runtime.settledRssMb({ everyMs: 1000, minReads: 4, maxReads: 10 });
+  const rssMb = await runtime.settledRssMb({ everyMs: 2000, minReads: 10, maxReads: 20 });
   await runtime.stop();
 
   process.stderr.write('engine… ');

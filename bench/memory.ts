@@ -1,7 +1,7 @@
 // RSS of the local runtime (a child process started as `npm start` starts it; all its threads):
 // idle; the highest seen while 100k tasks are submitted through submitTasks over HTTP (a long
 // delaySeconds keeps them queued); with the 100k queued once the runtime has settled (V8 returns
-// the garbage of the burst to the system about ten seconds after it ends); and after all of them
+// the garbage of the burst to the system 8 to 15 s after it ends: read for at least 24 s); and after all of them
 // were processed (a second run with no delay). Prints a table and adds it to bench/results/<date>.json.
 //   node bench/memory.ts [--tasks 100000]
 import { parseArgs } from 'node:util';
@@ -39,9 +39,9 @@ async function counts(runtime: BenchRuntime): Promise<Record<string, number>> {
 
 // Queued: a delay of 900 s keeps every task waiting while RSS is read.
 const queuedRun = await startBenchRuntime('tq-mem-');
-const idle = await queuedRun.settledRssMb({ everyMs: 2000, minReads: 6, maxReads: 15 });
+const idle = await queuedRun.settledRssMb({ everyMs: 2000, minReads: 12, maxReads: 30 });
 const submitPeak = await submitAll(queuedRun, 900);
-const queued = await queuedRun.settledRssMb({ everyMs: 2000, minReads: 6, maxReads: 15 });
+const queued = await queuedRun.settledRssMb({ everyMs: 2000, minReads: 12, maxReads: 30 });
 const stillQueued = (await counts(queuedRun))['queued'];
 await queuedRun.stop();
 
@@ -49,7 +49,7 @@ await queuedRun.stop();
 const processedRun = await startBenchRuntime('tq-mem-');
 const processPeak = await submitAll(processedRun, 0);
 while ((await counts(processedRun))['succeeded']! < TASKS) await sleep(500);
-const processed = await processedRun.settledRssMb({ everyMs: 2000, minReads: 6, maxReads: 15 });
+const processed = await processedRun.settledRssMb({ everyMs: 2000, minReads: 12, maxReads: 30 });
 await processedRun.stop();
 
 const rows: Array<[string, number]> = [

@@ -79,14 +79,16 @@ export async function startBenchRuntime(
     dataDir,
     rssMb,
     async settledRssMb({ everyMs, minReads, maxReads }) {
-      let last = rssMb();
+      // V8 gives a burst's garbage back 8 to 15 s after the burst, in one step: a plateau before
+      // that is not settled. Settled: the last three reads within 1 MB, after minReads reads.
+      const reads: number[] = [];
       for (let i = 1; i <= maxReads; i++) {
         await new Promise((r) => setTimeout(r, everyMs));
-        const now = rssMb();
-        if (i >= minReads && now >= last - 1) return now;
-        last = now;
+        reads.push(rssMb());
+        const last = reads.slice(-3);
+        if (i >= minReads && Math.max(...last) - Math.min(...last) <= 1) return reads.at(-1)!;
       }
-      return rssMb();
+      return reads.at(-1)!;
     },
     stop: () =>
       new Promise<void>((resolve) => {
