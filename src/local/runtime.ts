@@ -141,143 +141,169 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
       cause: error,
     });
   }
-  const checkpointer = await startCheckpointer({
-    databasePath,
-    durability: config.DURABILITY,
-    logger,
-    fallback: db,
-  });
-  const store = new SqliteTaskStore(db);
-  const queue = new SqliteTaskQueue(db, systemClock, { maxReceiveCount: config.MAX_RECEIVE_COUNT });
-  const registry = new TaskTypeRegistry(BUILT_IN_TASK_TYPES);
-  const retentionSeconds = config.RETENTION_DAYS * 86_400;
-
-  let baseUrl = '';
-  const blobs = new FsBlobStore(dataDir, { baseUrl: () => baseUrl });
-  const recovered = await recover(db, store, queue);
-  if (recovered.released || recovered.requeued) logger.info('recovered after restart', recovered);
-
-  const apiHandler = makeApiResolverHandler({
-    submitTasks: makeSubmitTasks({ store, queue, registry, clock: systemClock, logger }),
-    cancelTask: makeCancelTask({ store, clock: systemClock, retentionSeconds }),
-    retryTask: makeRetryTask({ store, queue, clock: systemClock }),
-    getTask: makeGetTask({ store, clock: systemClock }),
-    listTasks: makeListTasks({ store }),
-    queueStats: makeQueueStats({ store, clock: systemClock }),
-    createUploadUrl: makeCreateUploadUrl({ blobs }),
-    taskOutputs: makeTaskOutputs({ blobs }),
-    logger,
-  });
-  const appsync = await LocalAppSync.create({
-    repoRoot: REPO_ROOT,
-    logger,
-    dataSources: {
-      API_LAMBDA: lambdaDataSource((payload) => apiHandler(payload as ApiResolverEvent)),
-      TASKS_TABLE: tasksTableDataSource((id) => store.get(id)),
-    },
-  });
-
-  const pump = new ChangeFeedPump({
-    feed: new SqliteChangeFeed(db, { written: store }),
-    handler: makePublishUpdatesHandler({ publisher: new InProcessUpdatePublisher(appsync), logger }),
-    logger,
-  });
-  db.onCommit(() => pump.poke());
-  pump.poke();
-
-  const server = await startServer({ appsync, blobs, apiKey, host: config.HOST, port: config.PORT, logger });
-  baseUrl = server.url.replace(/\/graphql$/, '');
-
-  const processors: ProcessorHandle[] = [];
-  if (config.WORKER_THREADS === 0) {
-    const processor = makeProcessor({
-      config,
+  // What started so far is stopped again if a later step fails (a port in use, say).
+  const undo: Array<() => unknown> = [];
+  try {
+    const checkpointer = await startCheckpointer({
       databasePath,
-      dataDir,
-      name: 'processor',
-      onCommit: () => pump.poke(),
+      durability: config.DURABILITY,
+      logger,
+      fallback: db,
     });
-    processor.start();
-    processors.push(processor);
-  } else {
-    for (let i = 0; i < config.WORKER_THREADS; i++) {
-      const worker = new Worker(new URL('./processor-worker.ts', import.meta.url), {
-        workerData: { config, databasePath, dataDir, name: `processor-${i + 1}` },
+    undo.push(() => checkpointer.stop());
+    const store = new SqliteTaskStore(db);
+    const queue = new SqliteTaskQueue(db, systemClock, { maxReceiveCount: config.MAX_RECEIVE_COUNT });
+    const registry = new TaskTypeRegistry(BUILT_IN_TASK_TYPES);
+    const retentionSeconds = config.RETENTION_DAYS * 86_400;
+
+    let baseUrl = '';
+    const blobs = new FsBlobStore(dataDir, { baseUrl: () => baseUrl });
+    const recovered = await recover(db, store, queue);
+    if (recovered.released || recovered.requeued) logger.info('recovered after restart', recovered);
+
+    const apiHandler = makeApiResolverHandler({
+      submitTasks: makeSubmitTasks({ store, queue, registry, clock: systemClock, logger }),
+      cancelTask: makeCancelTask({ store, clock: systemClock, retentionSeconds }),
+      retryTask: makeRetryTask({ store, queue, clock: systemClock }),
+      getTask: makeGetTask({ store, clock: systemClock }),
+      listTasks: makeListTasks({ store }),
+      queueStats: makeQueueStats({ store, clock: systemClock }),
+      createUploadUrl: makeCreateUploadUrl({ blobs }),
+      taskOutputs: makeTaskOutputs({ blobs }),
+      logger,
+    });
+    const appsync = await LocalAppSync.create({
+      repoRoot: REPO_ROOT,
+      logger,
+      dataSources: {
+        API_LAMBDA: lambdaDataSource((payload) => apiHandler(payload as ApiResolverEvent)),
+        TASKS_TABLE: tasksTableDataSource((id) => store.get(id)),
+      },
+    });
+
+    const pump = new ChangeFeedPump({
+      feed: new SqliteChangeFeed(db, { written: store }),
+      handler: makePublishUpdatesHandler({ publisher: new InProcessUpdatePublisher(appsync), logger }),
+      logger,
+    });
+    db.onCommit(() => pump.poke());
+    pump.poke();
+
+    const server = await startServer({
+      appsync,
+      blobs,
+      apiKey,
+      host: config.HOST,
+      port: config.PORT,
+      logger,
+    });
+    undo.push(() => server.close());
+    baseUrl = server.url.replace(/\/graphql$/, '');
+
+    const processors: ProcessorHandle[] = [];
+    if (config.WORKER_THREADS === 0) {
+      const processor = makeProcessor({
+        config,
+        databasePath,
+        dataDir,
+        name: 'processor',
+        onCommit: () => pump.poke(),
       });
-      worker.on('message', (message: { type: string }) => {
-        if (message.type === 'committed') pump.poke();
-      });
-      worker.on('error', (error) => logger.error('processor thread failed', { error: String(error) }));
-      await new Promise<void>((resolveReady, reject) => {
-        const onMessage = (message: { type: string }) => {
-          if (message.type === 'ready') {
-            worker.off('message', onMessage);
-            resolveReady();
-          }
-        };
-        worker.on('message', onMessage);
-        worker.once('error', reject);
-      });
-      processors.push({
-        wake: () => worker.postMessage({ type: 'wake' }),
-        stop: (graceMs) =>
-          new Promise<number>((resolveStop) => {
-            let left = 0;
-            worker.on('message', (message: { type: string; left?: number }) => {
-              if (message.type === 'stopped') {
-                left = message.left ?? 0;
-                void worker.terminate();
-              }
-            });
-            // Resolved on exit, with the count the thread reported (0 if it died without one).
-            worker.once('exit', () => resolveStop(left));
-            worker.postMessage({ type: 'stop', graceMs });
-          }),
-      });
+      processor.start();
+      processors.push(processor);
+      undo.push(() => processor.stop(0));
+    } else {
+      for (let i = 0; i < config.WORKER_THREADS; i++) {
+        const worker = new Worker(new URL('./processor-worker.ts', import.meta.url), {
+          workerData: { config, databasePath, dataDir, name: `processor-${i + 1}` },
+        });
+        worker.on('message', (message: { type: string }) => {
+          if (message.type === 'committed') pump.poke();
+        });
+        worker.on('error', (error) => logger.error('processor thread failed', { error: String(error) }));
+        await new Promise<void>((resolveReady, reject) => {
+          const onMessage = (message: { type: string }) => {
+            if (message.type === 'ready') {
+              worker.off('message', onMessage);
+              resolveReady();
+            }
+          };
+          worker.on('message', onMessage);
+          worker.once('error', reject);
+        });
+        processors.push({
+          wake: () => worker.postMessage({ type: 'wake' }),
+          stop: (graceMs) =>
+            new Promise<number>((resolveStop) => {
+              let left = 0;
+              worker.on('message', (message: { type: string; left?: number }) => {
+                if (message.type === 'stopped') {
+                  left = message.left ?? 0;
+                  void worker.terminate();
+                }
+              });
+              const started = processors.at(-1)!;
+              undo.push(() => started.stop(0));
+              // Resolved on exit, with the count the thread reported (0 if it died without one).
+              worker.once('exit', () => resolveStop(left));
+              worker.postMessage({ type: 'stop', graceMs });
+            }),
+        });
+      }
     }
+    queue.onSent(() => {
+      for (const p of processors) p.wake();
+    });
+
+    const sweep = setInterval(() => {
+      store.sweepExpired(Date.now(), 10_000).then(
+        (n) => n && logger.debug('expired tasks removed', { count: n }),
+        (error: unknown) => logger.warn('retention sweep failed', { error: String(error) }),
+      );
+    }, 60_000);
+    sweep.unref();
+
+    let stopping: Promise<void> | undefined;
+    return {
+      url: server.url,
+      wsUrl: server.url.replace(/^http/, 'ws'),
+      apiKey,
+      dataDir,
+      store,
+      queue,
+      appsync,
+      stop() {
+        stopping ??= (async () => {
+          clearInterval(sweep);
+          await server.close();
+          const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
+          const left = (await Promise.all(processors.map((p) => p.stop(graceMs)))).reduce((a, b) => a + b, 0);
+          if (left > 0)
+            logger.warn('tasks still running at the end of the grace period are released to the queue', {
+              count: left,
+            });
+          await pump.stop();
+          await checkpointer.stop();
+          try {
+            db.statement("DELETE FROM meta WHERE key = 'owner_pid' AND value = ?").run(String(process.pid));
+          } catch (error) {
+            // A full disk, say. The next start finds this pid gone and checks the file, as after a crash.
+            logger.warn('could not mark the data folder as released', { error: coerceError(error).message });
+          }
+          db.close();
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    for (const step of undo.reverse()) {
+      try {
+        await step();
+      } catch {
+        // Keep undoing the rest.
+      }
+    }
+    db.close();
+    throw error;
   }
-  queue.onSent(() => {
-    for (const p of processors) p.wake();
-  });
-
-  const sweep = setInterval(() => {
-    store.sweepExpired(Date.now(), 10_000).then(
-      (n) => n && logger.debug('expired tasks removed', { count: n }),
-      (error: unknown) => logger.warn('retention sweep failed', { error: String(error) }),
-    );
-  }, 60_000);
-  sweep.unref();
-
-  let stopping: Promise<void> | undefined;
-  return {
-    url: server.url,
-    wsUrl: server.url.replace(/^http/, 'ws'),
-    apiKey,
-    dataDir,
-    store,
-    queue,
-    appsync,
-    stop() {
-      stopping ??= (async () => {
-        clearInterval(sweep);
-        await server.close();
-        const graceMs = config.SHUTDOWN_GRACE_SECONDS * 1000;
-        const left = (await Promise.all(processors.map((p) => p.stop(graceMs)))).reduce((a, b) => a + b, 0);
-        if (left > 0)
-          logger.warn('tasks still running at the end of the grace period are released to the queue', {
-            count: left,
-          });
-        await pump.stop();
-        await checkpointer.stop();
-        try {
-          db.statement("DELETE FROM meta WHERE key = 'owner_pid' AND value = ?").run(String(process.pid));
-        } catch (error) {
-          // A full disk, say. The next start finds this pid gone and checks the file, as after a crash.
-          logger.warn('could not mark the data folder as released', { error: coerceError(error).message });
-        }
-        db.close();
-      })();
-      return stopping;
-    },
-  };
 }

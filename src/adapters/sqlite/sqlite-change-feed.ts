@@ -47,7 +47,8 @@ export class SqliteChangeFeed {
       .statement('SELECT seq, task_id, event, image FROM task_changes WHERE seq > ? ORDER BY seq LIMIT ?')
       .all(this.#acknowledged, max) as unknown as ChangeRow[];
     return rows.map((row) => {
-      const task = this.#written?.takeWrittenChange(row.seq) ?? (JSON.parse(row.image) as Task);
+      const remembered = this.#written?.takeWrittenChange(row.seq);
+      const task = remembered?.id === row.task_id ? remembered : (JSON.parse(row.image) as Task);
       return {
         eventID: String(row.seq),
         eventName: row.event,

@@ -20,6 +20,8 @@ const BUSY_TIMEOUT_MS = 10_000;
 const SQLITE_BUSY = 5;
 /** Rows per multi-row INSERT (see insertRows); prepared statements are kept per row count up to it. */
 const ROWS_PER_INSERT = 100;
+/** The size a WAL file is cut back to when it starts over (see journal_size_limit). */
+const WAL_SIZE_LIMIT_BYTES = 32 * 1024 * 1024;
 /** How long a RESTART checkpoint waits for the transactions of the moment. */
 const RESTART_WAIT_MS = 200;
 
@@ -166,6 +168,8 @@ export class SqliteDatabase {
         // memory instead of temporary files: they are small, and writing them cost more than the data.
         this.db.exec('PRAGMA temp_store = MEMORY');
         if (options.autoCheckpoint === false) this.setAutoCheckpoint(false);
+        // When the WAL starts over, a file grown past this during a burst is cut back to it.
+        this.db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
         this.db.exec(`PRAGMA synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
         this.migrate();
       }
@@ -266,7 +270,7 @@ export class SqliteDatabase {
    * Inserts `rows` (each `width` values) with multi-row INSERT statements, at most ROWS_PER_INSERT
    * rows each: one statement for a batch costs far less than one per row. `into` is the statement up
    * to VALUES (`INSERT INTO t (a, b)`); `returning`, if given, is appended (`RETURNING seq`), and the
-   * returned rows come back in row order.
+   * returned rows come back (in no promised order: SQLite does not promise one).
    */
   insertRows(
     into: string,
@@ -320,7 +324,10 @@ export class SqliteDatabase {
     counts.set(status, (counts.get(status) ?? 0) + delta);
   }
 
-  /** Called after a group's transaction was rolled back (to replay it, or because its commit failed). */
+  /**
+   * Called after anything written was rolled back: a group's transaction (to replay it, or because its
+   * commit failed), or one failed write of a replayed group.
+   */
   onRollback(listener: () => void): void {
     this.#rollbackListeners.push(listener);
   }
@@ -457,6 +464,8 @@ export class SqliteDatabase {
         }
         tx('ROLLBACK TO w').run();
         tx('RELEASE w').run();
+        // What the write remembered of rows it wrote is gone with them.
+        for (const listener of this.#rollbackListeners) listener();
         outcomes.push({ ok: false, error });
       } finally {
         this.#writeCounts = undefined;

@@ -173,16 +173,18 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
         docs[i]!,
       ]),
     );
-    const seqs = this.#db.insertRows(
+    const changes = this.#db.insertRows(
       'INSERT INTO task_changes (task_id, event, image)',
       3,
       tasks.map((task, i) => [task.id, 'INSERT', docs[i]!]),
-      'RETURNING seq',
+      'RETURNING seq, task_id',
     );
-    tasks.forEach((task, i) => {
+    // RETURNING promises no order: match the sequence numbers to the tasks by id.
+    const seqOf = new Map(changes.map((row) => [row['task_id'] as string, Number(row['seq'])]));
+    for (const task of tasks) {
       this.#db.countStatus(task.status, 1);
-      this.#rememberChange(Number(seqs[i]!['seq']), task);
-    });
+      this.#rememberChange(seqOf.get(task.id)!, task);
+    }
   }
 
   async get(id: string): Promise<Task | null> {
