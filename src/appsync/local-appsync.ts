@@ -419,7 +419,10 @@ export class LocalAppSync {
     return this.hub.wouldAccept(plan.mutation, event, plan.decidable);
   }
 
-  /** What wouldReach needs of a document, or null when it cannot judge for it (fragments, not a mutation). */
+  /**
+   * What wouldReach needs of a document, or null when it cannot judge for it: not a mutation, more
+   * than one root field, fragments or directives.
+   */
   #reachPlan(document: DocumentNode): ReachPlan | null {
     const operation = document.definitions.find(
       (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
@@ -427,12 +430,15 @@ export class LocalAppSync {
     const field = operation?.selectionSet.selections[0];
     const mutationType = this.schema.getMutationType();
     if (operation?.operation !== 'mutation' || field?.kind !== Kind.FIELD || !mutationType) return null;
+    // One root field, and no @skip or @include anywhere near it: anything else is not judged here.
+    if (operation.selectionSet.selections.length !== 1 || operation.directives?.length) return null;
+    if (field.directives?.length) return null;
     const returned = getNamedType(mutationType.getFields()[field.name.value]?.type);
     if (!(returned instanceof GraphQLObjectType)) return null;
     const selected: string[] = [];
     const shared = new Set<string>();
     for (const selection of field.selectionSet?.selections ?? []) {
-      if (selection.kind !== Kind.FIELD) return null;
+      if (selection.kind !== Kind.FIELD || selection.directives?.length) return null;
       const name = selection.name.value;
       selected.push(name);
       const type = getNamedType(returned.getFields()[name]?.type);

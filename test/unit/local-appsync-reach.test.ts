@@ -73,6 +73,19 @@ describe('LocalAppSync.wouldReach (the publisher skips mutations nobody would re
     expect(appsync.wouldReach(PUBLISH_TASK_UPDATE_MUTATION, update({ status: 'RUNNING' }))).toBe(true);
   });
 
+  it('does not judge a document with several root fields or with directives: it counts as reaching', async () => {
+    await subscriber('subscription { onTaskUpdated(status: SUCCEEDED) { id status } }');
+    const running = update({ status: 'RUNNING' });
+    const two =
+      'mutation ($a: TaskUpdateInput!, $b: TaskUpdateInput!) { a: publishTaskUpdate(input: $a) { id status } b: publishTaskUpdate(input: $b) { id status } }';
+    const skipped =
+      'mutation ($a: TaskUpdateInput!, $s: Boolean!) { publishTaskUpdate(input: $a) { id status @skip(if: $s) } }';
+
+    expect(appsync.wouldReach(PUBLISH_TASK_UPDATE_MUTATION, running)).toBe(false);
+    expect(appsync.wouldReach(two, running)).toBe(true);
+    expect(appsync.wouldReach(skipped, running)).toBe(true);
+  });
+
   it('agrees with what publishing delivers: a skipped update is one no subscriber receives', async () => {
     const events = await subscriber('subscription { onTaskUpdated(status: SUCCEEDED) { id status } }');
     const publisher = new InProcessUpdatePublisher(appsync);

@@ -73,7 +73,8 @@ const TRAPS = [
  * attributes, once, then acts on it. Asking for TASK_OF gives the task and fills nothing.
  */
 class LazyImage {
-  #task: Task | undefined;
+  readonly #task: Task;
+  #filled = false;
 
   constructor(task: Task) {
     this.#task = task;
@@ -84,9 +85,9 @@ class LazyImage {
   }
 
   filled(target: Record<string, AttributeValue>): Record<string, AttributeValue> {
-    if (this.#task) {
+    if (!this.#filled) {
       Object.assign(target, taskToImage(this.#task));
-      this.#task = undefined;
+      this.#filled = true;
     }
     return target;
   }
@@ -106,13 +107,15 @@ for (const trap of TRAPS) {
 /**
  * The same image as taskToImage(task), made only when something looks into it. The local change
  * feed gives one to the publisher, which reads the task back through taskFromImage without ever
- * needing the attributes; any other reader (a log line, a test) sees the full image.
+ * needing the attributes. Whatever reads properties (JSON.stringify, Object.keys, spreading,
+ * unmarshall) sees the full image; util.inspect shows the empty target of an image not filled in
+ * yet, and structuredClone refuses it (a Proxy): the image stays in the thread that made it.
  */
 export function lazyTaskImage(task: Task): Record<string, AttributeValue> {
   return new Proxy({}, new LazyImage(task) as ProxyHandler<Record<string, AttributeValue>>);
 }
 
-/** The task a lazy image not filled in yet stands for. */
+/** The task a lazy image stands for. */
 function taskOfLazy(image: Record<string, AttributeValue>): Task | undefined {
   return (image as { [TASK_OF]?: Task })[TASK_OF];
 }

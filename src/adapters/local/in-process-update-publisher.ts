@@ -10,8 +10,10 @@ import {
  * Publishes by running the publishTaskUpdate mutation in-process with IAM auth, through the same
  * schema, auth checks and NONE resolver as any request. The AWS twin sends the same mutation as a
  * SigV4-signed HTTP request. When no subscription would receive the update it skips the work: the
- * mutation has no other effect, so nothing observable changes. Its resolver returns its input, so
- * the update is what subscription filters would see (a test holds the resolver to that).
+ * mutation has no other effect, so no subscriber misses anything. Its resolver returns its input, so
+ * the update is what subscription filters would see (a test holds the resolver to that). One thing
+ * does differ: an update the schema would refuse (a type missing from an enum, say) fails only when
+ * a subscriber would receive it, not on every change.
  */
 export class InProcessUpdatePublisher implements UpdatePublisher {
   readonly #appsync: LocalAppSync;
