@@ -88,6 +88,9 @@ export async function startBenchRuntime(
         const last = reads.slice(-3);
         if (i >= minReads && Math.max(...last) - Math.min(...last) <= 1) return reads.at(-1)!;
       }
+      process.stderr.write(
+        `RSS did not settle in ${maxReads} reads (${reads.join(', ')} MB); the last one counts\n`,
+      );
       return reads.at(-1)!;
     },
     stop: () =>
