@@ -746,12 +746,17 @@ describe('WAL checkpoints', () => {
     expect(restarted).toBeLessThan(100);
   });
 
-  it('runs the checkpoints in a thread of its own', async () => {
+  /**
+   * Writes through a connection that never checkpoints, with a checkpointer whose own connection
+   * opens `threadPath(path)`; resolves once the database file grew (something checkpointed) and the
+   * checkpointer stopped, with what it logged.
+   */
+  async function checkpointsFor(threadPath: (path: string) => string) {
     const path = tempPath();
     const w = writer(path);
     const logger = recordingLogger();
     const checkpointer = await startCheckpointer({
-      databasePath: path,
+      databasePath: threadPath(path),
       durability: 'normal',
       logger,
       fallback: w.db,
@@ -762,31 +767,24 @@ describe('WAL checkpoints', () => {
     await vi.waitFor(() => expect(statSync(path).size).toBeGreaterThan(before));
     await checkpointer.stop();
     w.db.close();
+    return logger.lines;
+  }
 
-    expect(logger.lines.filter((l) => l.level === 'error')).toEqual([]);
+  it('runs the checkpoints in a thread of its own', async () => {
+    const logged = await checkpointsFor((path) => path);
+
+    expect(logged.filter((l) => l.level === 'error')).toEqual([]);
   });
 
   it('checkpoints on the fallback connection, and says so, when the thread cannot run', async () => {
-    const path = tempPath();
-    const w = writer(path);
-    const logger = recordingLogger();
     // The thread's own connection cannot open: its folder is a file.
-    const blocked = join(dirname(path), 'not-a-folder');
-    writeFileSync(blocked, '');
-    const checkpointer = await startCheckpointer({
-      databasePath: join(blocked, 'tasks.db'),
-      durability: 'normal',
-      logger,
-      fallback: w.db,
-      everyMs: 10,
+    const logged = await checkpointsFor((path) => {
+      const blocked = join(dirname(path), 'not-a-folder');
+      writeFileSync(blocked, '');
+      return join(blocked, 'tasks.db');
     });
-    const before = statSync(path).size;
-    await w.add(50);
-    await vi.waitFor(() => expect(statSync(path).size).toBeGreaterThan(before));
-    await checkpointer.stop();
-    w.db.close();
 
-    expect(logger.lines).toContainEqual({
+    expect(logged).toContainEqual({
       level: 'error',
       message: 'the checkpoint thread stopped; the API thread checkpoints from now on',
     });
