@@ -188,6 +188,7 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
     });
     db.onCommit(() => pump.poke());
     pump.poke();
+    undo.push(() => pump.stop());
 
     const server = await startServer({
       appsync,
