@@ -12,14 +12,9 @@ import { S3BlobStore } from '../src/adapters/s3/s3-blob-store.ts';
 import { SqsTaskQueue } from '../src/adapters/sqs/sqs-task-queue.ts';
 import { loadAwsConfig } from '../src/config/aws-config.ts';
 import { TaskTypeRegistry } from '../src/domain/task-type-registry.ts';
-import { makeApiResolverHandler } from '../src/handlers/api-resolver.ts';
+import { apiUseCases, makeApiResolverHandler } from '../src/handlers/api-resolver.ts';
 import { systemClock } from '../src/ports/clock.ts';
 import { BUILT_IN_TASK_TYPES } from '../src/task-types/built-in.ts';
-import { makeCreateUploadUrl, makeTaskOutputs } from '../src/use-cases/blobs.ts';
-import { makeCancelTask } from '../src/use-cases/cancel-task.ts';
-import { makeGetTask, makeListTasks, makeQueueStats } from '../src/use-cases/query-tasks.ts';
-import { makeRetryTask } from '../src/use-cases/retry-task.ts';
-import { makeSubmitTasks } from '../src/use-cases/submit-tasks.ts';
 
 const config = loadAwsConfig(process.env, [
   'TABLE_NAME',
@@ -44,14 +39,14 @@ const blobs = new S3BlobStore(
   config.BLOB_BUCKET,
 );
 
-export const handler = makeApiResolverHandler({
-  submitTasks: makeSubmitTasks({ store, queue, registry, clock: systemClock, logger }),
-  cancelTask: makeCancelTask({ store, clock: systemClock, retentionSeconds: config.RETENTION_DAYS * 86_400 }),
-  retryTask: makeRetryTask({ store, queue, clock: systemClock }),
-  getTask: makeGetTask({ store, clock: systemClock }),
-  listTasks: makeListTasks({ store }),
-  queueStats: makeQueueStats({ store, clock: systemClock }),
-  createUploadUrl: makeCreateUploadUrl({ blobs }),
-  taskOutputs: makeTaskOutputs({ blobs }),
-  logger,
-});
+export const handler = makeApiResolverHandler(
+  apiUseCases({
+    store,
+    queue,
+    blobs,
+    registry,
+    clock: systemClock,
+    logger,
+    retentionSeconds: config.RETENTION_DAYS * 86_400,
+  }),
+);

@@ -1,13 +1,16 @@
 import { ValidationError } from '../domain/errors.ts';
 import { isTaskId } from '../domain/task-id.ts';
 import type { Logger } from '../domain/task-type.ts';
-import type { SubmitTaskRequest } from '../use-cases/submit-tasks.ts';
-import type { makeSubmitTasks } from '../use-cases/submit-tasks.ts';
-import type { makeCancelTask } from '../use-cases/cancel-task.ts';
-import type { makeRetryTask } from '../use-cases/retry-task.ts';
-import type { makeGetTask, makeListTasks, makeQueueStats } from '../use-cases/query-tasks.ts';
-import type { TaskFilter } from '../ports/task-store.ts';
-import type { makeCreateUploadUrl, makeTaskOutputs } from '../use-cases/blobs.ts';
+import type { TaskTypeRegistry } from '../domain/task-type-registry.ts';
+import type { BlobStore } from '../ports/blob-store.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { TaskQueue } from '../ports/task-queue.ts';
+import type { TaskFilter, TaskStore } from '../ports/task-store.ts';
+import { makeSubmitTasks, type SubmitTaskRequest } from '../use-cases/submit-tasks.ts';
+import { makeCancelTask } from '../use-cases/cancel-task.ts';
+import { makeRetryTask } from '../use-cases/retry-task.ts';
+import { makeGetTask, makeListTasks, makeQueueStats } from '../use-cases/query-tasks.ts';
+import { makeCreateUploadUrl, makeTaskOutputs } from '../use-cases/blobs.ts';
 import { envelopeFromError, type ResolverEnvelope } from './error-envelope.ts';
 
 /** The payload the APPSYNC_JS resolvers send to the resolver Lambda (see resolvers/lib/lambda.ts). */
@@ -28,6 +31,33 @@ export interface ApiResolverDeps {
   createUploadUrl: ReturnType<typeof makeCreateUploadUrl>;
   taskOutputs: ReturnType<typeof makeTaskOutputs>;
   logger: Logger;
+}
+
+/** The adapters behind the resolver handler's use cases; each entry point passes its own. */
+export interface ApiPorts {
+  store: TaskStore;
+  queue: Pick<TaskQueue, 'send'>;
+  blobs: BlobStore;
+  registry: TaskTypeRegistry;
+  clock: Clock;
+  logger: Logger;
+  retentionSeconds: number;
+}
+
+/** Every use case the resolver handler serves, over `ports`: the resolver Lambda and the local runtime both wire it so. */
+export function apiUseCases(ports: ApiPorts): ApiResolverDeps {
+  const { store, queue, blobs, registry, clock, logger, retentionSeconds } = ports;
+  return {
+    submitTasks: makeSubmitTasks({ store, queue, registry, clock, logger }),
+    cancelTask: makeCancelTask({ store, clock, retentionSeconds }),
+    retryTask: makeRetryTask({ store, queue, clock }),
+    getTask: makeGetTask({ store, clock }),
+    listTasks: makeListTasks({ store }),
+    queueStats: makeQueueStats({ store, clock }),
+    createUploadUrl: makeCreateUploadUrl({ blobs }),
+    taskOutputs: makeTaskOutputs({ blobs }),
+    logger,
+  };
 }
 
 function stringArg(args: Record<string, unknown>, name: string): string {

@@ -15,15 +15,10 @@ import type { LocalConfig } from '../config/local-config.ts';
 import { ConfigurationError, coerceError } from '../domain/errors.ts';
 import { encodeTaskMessage, isoFromMillis } from '../domain/task.ts';
 import { TaskTypeRegistry } from '../domain/task-type-registry.ts';
-import { makeApiResolverHandler, type ApiResolverEvent } from '../handlers/api-resolver.ts';
+import { apiUseCases, makeApiResolverHandler, type ApiResolverEvent } from '../handlers/api-resolver.ts';
 import { makePublishUpdatesHandler } from '../handlers/publish-updates.ts';
 import { systemClock } from '../ports/clock.ts';
 import { BUILT_IN_TASK_TYPES } from '../task-types/built-in.ts';
-import { makeCreateUploadUrl, makeTaskOutputs } from '../use-cases/blobs.ts';
-import { makeCancelTask } from '../use-cases/cancel-task.ts';
-import { makeGetTask, makeListTasks, makeQueueStats } from '../use-cases/query-tasks.ts';
-import { makeRetryTask } from '../use-cases/retry-task.ts';
-import { makeSubmitTasks } from '../use-cases/submit-tasks.ts';
 import { ChangeFeedPump } from './change-feed-pump.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { makeProcessor } from './processor.ts';
@@ -161,17 +156,9 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
     const recovered = await recover(db, store, queue);
     if (recovered.released || recovered.requeued) logger.info('recovered after restart', recovered);
 
-    const apiHandler = makeApiResolverHandler({
-      submitTasks: makeSubmitTasks({ store, queue, registry, clock: systemClock, logger }),
-      cancelTask: makeCancelTask({ store, clock: systemClock, retentionSeconds }),
-      retryTask: makeRetryTask({ store, queue, clock: systemClock }),
-      getTask: makeGetTask({ store, clock: systemClock }),
-      listTasks: makeListTasks({ store }),
-      queueStats: makeQueueStats({ store, clock: systemClock }),
-      createUploadUrl: makeCreateUploadUrl({ blobs }),
-      taskOutputs: makeTaskOutputs({ blobs }),
-      logger,
-    });
+    const apiHandler = makeApiResolverHandler(
+      apiUseCases({ store, queue, blobs, registry, clock: systemClock, logger, retentionSeconds }),
+    );
     const appsync = await LocalAppSync.create({
       repoRoot: REPO_ROOT,
       logger,
