@@ -18,7 +18,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BATCH, offer, percentiles, runOurs, sleep, type Measurement } from './our-engine.ts';
+import { BATCH, offer, percentiles, runOurs, sleep, timeEnqueue, type Measurement } from './our-engine.ts';
 import { machine, recordResults } from './results-file.ts';
 
 const { values: args } = parseArgs({
@@ -106,14 +106,7 @@ async function runBull(port: number, round: number): Promise<Measurement> {
     }
   };
 
-  const t0 = performance.now();
-  const callers = 64;
-  await Promise.all(
-    Array.from({ length: callers }, (_, c) =>
-      add(Math.floor(TASKS / callers) + (c < TASKS % callers ? 1 : 0), false),
-    ),
-  );
-  const enqueueSeconds = (performance.now() - t0) / 1000;
+  const enqueueSeconds = await timeEnqueue(TASKS, (n) => add(n, false));
 
   const worker = new Worker(name, async () => ({ records: [], count: 0 }), {
     connection,

@@ -60,6 +60,20 @@ export async function offer(
   await Promise.all(pending);
 }
 
+/** Callers enqueueing at once in the enqueue measurement, on both sides of the comparison. */
+const ENQUEUE_CALLERS = 64;
+
+/** Seconds to enqueue `total` tasks, split between ENQUEUE_CALLERS concurrent callers of `send(n)`. */
+export async function timeEnqueue(total: number, send: (n: number) => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: ENQUEUE_CALLERS }, (_, c) =>
+      send(Math.floor(total / ENQUEUE_CALLERS) + (c < total % ENQUEUE_CALLERS ? 1 : 0)),
+    ),
+  );
+  return (performance.now() - t0) / 1000;
+}
+
 export interface OursOptions {
   tasks: number;
   durability: 'normal' | 'full';
@@ -144,15 +158,8 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
   // The worker pool starts first and waits, as BullMQ's Worker does with autorun off.
   await startWorkers();
 
-  // Enqueue: the backlog, with no processor running, 64 concurrent callers of submitTasks.
-  const t0 = performance.now();
-  const callers = 64;
-  await Promise.all(
-    Array.from({ length: callers }, (_, c) =>
-      send(Math.floor(TASKS / callers) + (c < TASKS % callers ? 1 : 0), false),
-    ),
-  );
-  const enqueueSeconds = (performance.now() - t0) / 1000;
+  // Enqueue: the backlog, with no processor running.
+  const enqueueSeconds = await timeEnqueue(TASKS, (n) => send(n, false));
   if (process.env['BENCH_DEBUG']) process.stderr.write(`enqueued in ${enqueueSeconds}s; `);
 
   // Processing: drain the backlog.
