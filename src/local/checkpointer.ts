@@ -89,19 +89,21 @@ export async function startCheckpointer(options: {
   let fallback: { stop(): void } | undefined;
   let started!: () => void;
   const ready = new Promise<void>((resolve) => (started = resolve));
+  // The same reports, whether the thread or the fallback checkpoints.
+  const reports: CheckpointReports = {
+    onError: (error) => logger.error('checkpoint failed; retrying', { error: error.message }),
+    onWarning: (message) => logger.warn(message),
+  };
   const takeOver = (why: string) => {
     started();
     if (stopping || fallback) return;
     logger.error('the checkpoint thread stopped; the API thread checkpoints from now on', { error: why });
-    fallback = checkpointEvery(options.fallback, everyMs, {
-      onError: (error) => logger.error('checkpoint failed; retrying', { error: error.message }),
-      onWarning: (message) => logger.warn(message),
-    });
+    fallback = checkpointEvery(options.fallback, everyMs, reports);
   };
   worker.on('message', (message: { type: string; error?: string; message?: string }) => {
     if (message.type === 'ready') started();
-    else if (message.type === 'error') logger.error('checkpoint failed; retrying', { error: message.error });
-    else if (message.type === 'warning') logger.warn(message.message ?? '');
+    else if (message.type === 'error') reports.onError(new Error(message.error));
+    else if (message.type === 'warning') reports.onWarning(message.message ?? '');
   });
   worker.on('error', (error) => takeOver(coerceError(error).message));
   worker.on('exit', (code) => takeOver(`exit code ${code}`));
