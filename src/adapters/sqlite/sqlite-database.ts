@@ -167,7 +167,9 @@ export class SqliteDatabase {
         // Statement journals (kept while a statement or savepoint may still roll back) stay in
         // memory instead of temporary files: they are small, and writing them cost more than the data.
         this.db.exec('PRAGMA temp_store = MEMORY');
-        if (options.autoCheckpoint === false) this.setAutoCheckpoint(false);
+        // Off: a commit that leaves the WAL over 1000 pages no longer copies it into the file there and
+        // then (SQLite's default), which ends with fsyncs that stall the committing thread.
+        if (options.autoCheckpoint === false) this.db.exec('PRAGMA wal_autocheckpoint = 0');
         // When the WAL starts over, a file grown past this during a burst is cut back to it.
         this.db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
         this.db.exec(`PRAGMA synchronous = ${options.durability === 'full' ? 'FULL' : 'NORMAL'}`);
@@ -217,14 +219,6 @@ export class SqliteDatabase {
       this.db.exec('ROLLBACK');
       throw error;
     }
-  }
-
-  /**
-   * Whether a commit that leaves the WAL over 1000 pages copies it back into the database file there
-   * and then (SQLite's default). That copy ends with fsyncs, which stall the committing thread.
-   */
-  setAutoCheckpoint(on: boolean): void {
-    this.db.exec(`PRAGMA wal_autocheckpoint = ${on ? 1000 : 0}`);
   }
 
   /**
