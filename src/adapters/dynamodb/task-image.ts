@@ -73,20 +73,16 @@ const TRAPS = [
  * attributes, once, then acts on it. Asking for TASK_OF gives the task and fills nothing.
  */
 class LazyImage {
-  readonly #task: Task;
+  readonly task: Task;
   #filled = false;
 
   constructor(task: Task) {
-    this.#task = task;
-  }
-
-  taskOf(key: string | symbol): Task | undefined {
-    return key === TASK_OF ? this.#task : undefined;
+    this.task = task;
   }
 
   filled(target: Record<string, AttributeValue>): Record<string, AttributeValue> {
     if (!this.#filled) {
-      Object.assign(target, taskToImage(this.#task));
+      Object.assign(target, taskToImage(this.task));
       this.#filled = true;
     }
     return target;
@@ -95,10 +91,8 @@ class LazyImage {
 for (const trap of TRAPS) {
   Object.defineProperty(LazyImage.prototype, trap, {
     value(this: LazyImage, target: Record<string, AttributeValue>, ...rest: unknown[]) {
-      if ((trap === 'get' || trap === 'has') && rest[0] === TASK_OF) {
-        const task = this.taskOf(TASK_OF);
-        if (task) return trap === 'get' ? task : true;
-      }
+      if (trap === 'get' && rest[0] === TASK_OF) return this.task;
+      if (trap === 'has' && rest[0] === TASK_OF) return true;
       return (Reflect[trap] as (...args: unknown[]) => unknown)(this.filled(target), ...rest);
     },
   });
