@@ -198,6 +198,14 @@ for (const [label, pick, , target] of rows) {
     `| ${label} | ${fmt(a, digits)} | ${fmt(b, digits)} | ${(median(a) / median(b)).toFixed(2)} | ${target} | ${fmt(f, digits)} | ${(median(f) / median(a)).toFixed(2)} |`,
   );
 }
+// Busy time per task says which thread limits the rate (a thread busy all the drain is the limit). Other
+// jobs on the machine still inflate it, but less than they move the rate.
+const busy = (ms: Measurement[], pick: (b: NonNullable<Measurement['busyMicrosPerTask']>) => number) =>
+  fmt(ms.map((m) => pick(m.busyMicrosPerTask!)));
+console.log(
+  `\nOurs while draining, busy time per task (µs), median (min–max): processor thread ${busy(ours, (b) => b.processors.reduce((x, y) => x + y, 0))}, ` +
+    `API thread (change feed) ${busy(ours, (b) => b.api)}.`,
+);
 const file = recordResults('engine', {
   tasks: TASKS,
   rounds: ROUNDS,

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance as threadPerformance } from 'node:perf_hooks';
 import { Worker as ThreadWorker } from 'node:worker_threads';
 import { makeConsoleLogger } from '../src/adapters/local/console-logger.ts';
 import { SqliteChangeFeed } from '../src/adapters/sqlite/sqlite-change-feed.ts';
@@ -30,6 +31,8 @@ export interface Measurement {
   enqueuePerSecond: number;
   processPerSecond: number;
   latencyMs: { p50: number; p99: number; max: number; count: number };
+  /** While draining: each thread's busy time (event loop utilization) per task processed. Ours only. */
+  busyMicrosPerTask?: { api: number; processors: number[] };
 }
 
 export function percentiles(values: number[]): Measurement['latencyMs'] {
@@ -163,6 +166,10 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
   if (process.env['BENCH_DEBUG']) process.stderr.write(`enqueued in ${enqueueSeconds}s; `);
 
   // Processing: drain the backlog.
+  const elu0 = {
+    api: threadPerformance.eventLoopUtilization(),
+    processors: workers.map((w) => w.performance.eventLoopUtilization()),
+  };
   const t1 = performance.now();
   for (const worker of workers) worker.postMessage({ type: 'start' });
   while (succeeded < TASKS) {
@@ -170,6 +177,12 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
     if (process.env['BENCH_DEBUG'] && Math.random() < 0.01) process.stderr.write(`[${succeeded}] `);
   }
   const processSeconds = (performance.now() - t1) / 1000;
+  const busyMicrosPerTask = {
+    api: (threadPerformance.eventLoopUtilization(elu0.api).active * 1000) / TASKS,
+    processors: workers.map(
+      (w, i) => (w.performance.eventLoopUtilization(elu0.processors[i]).active * 1000) / TASKS,
+    ),
+  };
 
   // Latency at a steady offered load.
   succeeded = 0;
@@ -196,6 +209,7 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
   return {
     enqueuePerSecond: TASKS / enqueueSeconds,
     processPerSecond: TASKS / processSeconds,
+    busyMicrosPerTask,
     latencyMs: percentiles(latencies),
   };
 }

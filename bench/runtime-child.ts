@@ -18,6 +18,8 @@ export interface BenchRuntime {
    * more than 1 MB under the one before, or `maxReads` reads.
    */
   settledRssMb(options: { everyMs: number; minReads: number; maxReads: number }): Promise<number>;
+  /** CPU time the runtime process (all its threads) has used so far, user plus system, in ms (from /proc). */
+  cpuMs(): number;
   /** SIGTERM, then resolves when the process has exited. */
   stop(): Promise<void>;
   /** Sends one operation with the API key; throws on GraphQL errors, returns `data`. */
@@ -25,6 +27,8 @@ export interface BenchRuntime {
 }
 
 const KEY = 'bench-key-0123456789abcdef';
+/** USER_HZ, the unit of /proc's CPU times: 100 on Linux for every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 export const BENCH_API_KEY = KEY;
 
@@ -72,9 +76,16 @@ export async function startBenchRuntime(
   });
   const rssMb = () =>
     Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024;
+  const cpuMs = () => {
+    // Fields 14 and 15 of /proc/PID/stat (utime, stime) in clock ticks, counted after the command name.
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  };
   return {
     child,
     url,
+    cpuMs,
     wsUrl: url.replace(/^http/, 'ws'),
     dataDir,
     rssMb,
