@@ -212,11 +212,25 @@ function appSyncHttpResult(result: ExecutionResult): Record<string, unknown> {
   if (status !== undefined) {
     const errorType = 'MalformedHttpRequestException';
     return {
-      errors: errors.map((error) => ({ errorType, message: error.message })),
+      errors: errors.map((error) => ({ errorType, message: explainMalformed(error.message) })),
       extensions: { http: { status, headers: { 'x-amzn-ErrorType': errorType } } },
     };
   }
   return { data: null, ...formatResult({ ...result, errors: errors.map(explainOperationChoice) }) };
+}
+
+const REQUEST_SHAPE =
+  'a JSON object such as {"query": "query ($id: ID!) { task(id: $id) { status } }", "variables": {"id": "…"}}';
+
+/** yoga's refusals of a request's shape say what is wrong; AppSync's callers also need what to send. */
+function explainMalformed(message: string): string {
+  if (/^POST body sent invalid JSON/.test(message))
+    return `${message} The body of a GraphQL request is ${REQUEST_SHAPE}.`;
+  if (/^Must provide query string/.test(message))
+    return `${message} Put the operation in the "query" field of the body, ${REQUEST_SHAPE}.`;
+  if (/^Batching is not supported/.test(message))
+    return `${message} Send one operation per request (a JSON object, not an array); one document may hold several root fields.`;
+  return message;
 }
 
 /** yoga's "Could not determine what operation to execute." says what, not what to do about it. */
@@ -355,6 +369,9 @@ export async function startServer(
         if (typeof value === 'string') headers.set(name, value);
         else if (Array.isArray(value)) headers.set(name, value.join(', '));
       }
+      // AppSync reads a POST body as JSON whatever its Content-Type says: clients send
+      // application/graphql, text/plain or none with a {"query": …} body, and it works there.
+      if (body !== undefined) headers.set('content-type', 'application/json');
       const response = await yoga.fetch(url, {
         method: req.method ?? 'GET',
         headers,

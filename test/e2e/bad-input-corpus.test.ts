@@ -71,11 +71,15 @@ function gql(
 }
 
 /** POSTs a body as given: for bodies that are not JSON, or too deep for JSON.stringify in this process. */
-function post(body: string | ReadableStream<Uint8Array>, contentLength = true): () => Promise<Outcome> {
+function post(
+  body: string | ReadableStream<Uint8Array>,
+  contentLength = true,
+  contentType = 'application/json',
+): () => Promise<Outcome> {
   return async () => {
     const response = await fetch(rt.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-api-key': TEST_API_KEY },
+      headers: { 'content-type': contentType, 'x-api-key': TEST_API_KEY },
       body,
       ...(contentLength ? {} : { duplex: 'half' }),
     } as RequestInit);
@@ -263,21 +267,42 @@ const syntaxAndValidation: Case[] = [
     send: post('meow'),
     status: 400,
     errorType: 'MalformedHttpRequestException',
-    message: /POST body sent invalid JSON/,
+    message: /POST body sent invalid JSON\. The body of a GraphQL request is a JSON object such as \{"query"/,
+  },
+  {
+    name: 'a bare GraphQL document as a text/plain body',
+    send: post('{ queueStats { total } }', true, 'text/plain'),
+    status: 400,
+    errorType: 'MalformedHttpRequestException',
+    message: /invalid JSON\. The body of a GraphQL request is a JSON object such as \{"query"/,
+  },
+  {
+    name: 'a bare GraphQL document as an application/graphql body',
+    send: post('{ queueStats { total } }', true, 'application/graphql'),
+    status: 400,
+    errorType: 'MalformedHttpRequestException',
+    message: /invalid JSON\. The body of a GraphQL request is a JSON object such as \{"query"/,
   },
   {
     name: 'an empty body',
     send: post(''),
     status: 400,
     errorType: 'MalformedHttpRequestException',
-    message: /invalid JSON/,
+    message: /invalid JSON\. The body of a GraphQL request is/,
   },
   {
     name: 'a JSON body without a query',
     send: post('{"variables":{}}'),
     status: 400,
     errorType: 'MalformedHttpRequestException',
-    message: /Must provide query string/,
+    message: /Must provide query string\. Put the operation in the "query" field of the body/,
+  },
+  {
+    name: 'a batch of operations (a JSON array)',
+    send: post('[{"query":"{ queueStats { total } }"},{"query":"{ queueStats { total } }"}]'),
+    status: 400,
+    errorType: 'MalformedHttpRequestException',
+    message: /Batching is not supported\. Send one operation per request/,
   },
   {
     name: 'a query that is not a string',

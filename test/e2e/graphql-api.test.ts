@@ -174,6 +174,35 @@ describe('the GraphQL API over HTTP and WebSocket', () => {
     expect(String(again.body.errors?.[0]?.message)).toContain('CANCELLED');
   });
 
+  it('a POST body is read as JSON whatever its Content-Type says, as AppSync reads it', async () => {
+    // Clients written for AppSync send application/graphql (its own examples do), text/plain or none.
+    const submitted: string[] = [];
+    for (const contentType of [
+      'application/graphql',
+      'text/plain',
+      'application/json; charset=utf-8',
+      null,
+    ]) {
+      const response = await fetch(rt.url, {
+        method: 'POST',
+        headers: { 'x-api-key': TEST_API_KEY, ...(contentType ? { 'content-type': contentType } : {}) },
+        body: JSON.stringify({
+          query: 'mutation ($input: SubmitTaskInput!) { submitTask(input: $input) { id status } }',
+          variables: { input: { type: 'PROCESS_DATA', payload: dataPayload([{ n: 1 }]) } },
+        }),
+      });
+      const body = (await response.json()) as { data?: { submitTask: { id: string; status: string } } };
+      expect({ contentType, status: response.status, task: body.data?.submitTask.status }).toEqual({
+        contentType,
+        status: 200,
+        task: 'QUEUED',
+      });
+      submitted.push(body.data!.submitTask.id);
+    }
+    expect(new Set(submitted).size).toBe(4);
+    for (const id of submitted) expect(await taskById(id)).toMatchObject({ id, type: 'PROCESS_DATA' });
+  });
+
   it('GraphiQL is served without a CDN', async () => {
     const response = await fetch(rt.url, { headers: { accept: 'text/html' } });
     const html = await response.text();
