@@ -12,6 +12,7 @@ import {
   isObjectType,
   parse,
   print,
+  responsePathAsArray,
   type DocumentNode,
   type ExecutionResult,
   type FieldNode,
@@ -43,6 +44,21 @@ import {
 export interface LocalRequestContext {
   auth: { mode: AuthMode };
   headers: Record<string, string>;
+  /**
+   * What resolvers passed to `util.appendError` during this operation, with the field's path: they
+   * join the result's errors while the data stands (see withAppendedErrors).
+   */
+  appendedErrors?: GraphQLError[];
+}
+
+/**
+ * An operation's result with the errors its resolvers appended (`util.appendError`) added to
+ * `errors`, after those of the execution itself, as AppSync returns them: the data stays.
+ */
+export function withAppendedErrors(result: ExecutionResult, context: unknown): ExecutionResult {
+  const appended = (context as Partial<LocalRequestContext> | null | undefined)?.appendedErrors;
+  if (!appended?.length) return result;
+  return { ...result, errors: [...(result.errors ?? []), ...appended] };
 }
 
 /** A data source answers a resolver's request object with a result, or an error as AppSync reports it. */
@@ -315,11 +331,22 @@ export class LocalAppSync {
     };
   }
 
+  /** Throws the error a handler raised; keeps the ones it appended in `appended`. */
   #check(
     outcome: RunOutcome,
-    context: { appended: unknown[] },
+    appended: GraphQLError[],
+    info: GraphQLResolveInfo,
   ): asserts outcome is Exclude<RunOutcome, ErrorOutcome> {
-    if (outcome.appendedErrors.length > 0) context.appended.push(...outcome.appendedErrors);
+    for (const error of outcome.appendedErrors) {
+      const { message, extensions } = errorFrom(error);
+      appended.push(
+        new GraphQLError(message, {
+          nodes: info.fieldNodes,
+          path: responsePathAsArray(info.path),
+          extensions,
+        }),
+      );
+    }
     if (outcome.kind === 'error') throw errorFrom(outcome.error);
   }
 
@@ -333,34 +360,33 @@ export class LocalAppSync {
   ): Promise<unknown> {
     const ctx = this.#context(source, args, context, info);
     const meta = { operation: info.operation.operation, authType: context.auth.mode } as const;
-    const appended = { appended: [] as unknown[] };
-    const request = resolver.run('request', ctx, meta);
-    this.#check(request, appended);
-    if (request.kind === 'earlyReturn') return request.value;
-    let outcome: { result: unknown } | { error: { message: string; type: string } };
-    if (config.dataSource === 'NONE') {
-      const payload = (request.value as { payload?: unknown } | null)?.payload;
-      outcome = { result: payload ?? null };
-    } else {
-      outcome = await this.#options.dataSources[config.dataSource](request.value);
+    const appended: GraphQLError[] = [];
+    try {
+      const request = resolver.run('request', ctx, meta);
+      this.#check(request, appended, info);
+      if (request.kind === 'earlyReturn') return request.value;
+      let outcome: { result: unknown } | { error: { message: string; type: string } };
+      if (config.dataSource === 'NONE') {
+        const payload = (request.value as { payload?: unknown } | null)?.payload;
+        outcome = { result: payload ?? null };
+      } else {
+        outcome = await this.#options.dataSources[config.dataSource](request.value);
+      }
+      const response = resolver.run(
+        'response',
+        {
+          ...ctx,
+          result: 'result' in outcome ? outcome.result : null,
+          error: 'error' in outcome ? outcome.error : null,
+        },
+        meta,
+      );
+      this.#check(response, appended, info);
+      return response.value;
+    } finally {
+      // Appended errors stand even when a handler then raises one (util.error): both are reported.
+      if (appended.length > 0) (context.appendedErrors ??= []).push(...appended);
     }
-    const response = resolver.run(
-      'response',
-      {
-        ...ctx,
-        result: 'result' in outcome ? outcome.result : null,
-        error: 'error' in outcome ? outcome.error : null,
-      },
-      meta,
-    );
-    this.#check(response, appended);
-    if (appended.appended.length > 0) {
-      // util.appendError: the data stands, the errors join errors[] (rare; logged for now).
-      this.#options.logger.warn('resolver appended errors', {
-        field: `${config.typeName}.${config.fieldName}`,
-      });
-    }
-    return response.value;
   }
 
   async #runSubscriptionResolver(
@@ -371,11 +397,11 @@ export class LocalAppSync {
   ): Promise<EventFilter | undefined> {
     const ctx = this.#context(null, args, context, info);
     const meta = { operation: 'subscription', authType: context.auth.mode, isSubscription: true } as const;
-    const appended = { appended: [] as unknown[] };
+    // A subscribe call has no result to carry appended errors; only a raised error refuses it.
     const request = resolver.run('request', ctx, meta);
-    this.#check(request, appended);
+    this.#check(request, [], info);
     const response = resolver.run('response', { ...ctx, result: null, error: null }, meta);
-    this.#check(response, appended);
+    this.#check(response, [], info);
     return response.subscriptionFilter ? enhancedFilter(response.subscriptionFilter) : undefined;
   }
 
@@ -395,7 +421,13 @@ export class LocalAppSync {
     context: LocalRequestContext,
   ): Promise<ExecutionResult> {
     const document = this.#document(query);
-    return execute({ schema: this.schema, document, variableValues: variables, contextValue: context });
+    const result = await execute({
+      schema: this.schema,
+      document,
+      variableValues: variables,
+      contextValue: context,
+    });
+    return withAppendedErrors(result, context);
   }
 
   /**

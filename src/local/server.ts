@@ -2,12 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { timingSafeEqual } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createYoga, type Plugin } from 'graphql-yoga';
+import { createYoga, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
-import type { LocalAppSync, LocalRequestContext } from '../appsync/local-appsync.ts';
+import { withAppendedErrors, type LocalAppSync, type LocalRequestContext } from '../appsync/local-appsync.ts';
 import { formatAppSyncError } from '../appsync/error-format.ts';
 import {
   awsJsonVariableErrors,
@@ -254,6 +254,13 @@ export async function startServer(
   const loopback = ['127.0.0.1', 'localhost', '::1'].includes(options.host);
 
   const appsyncErrors: Plugin = {
+    onExecute() {
+      return {
+        onExecuteDone({ args, result, setResult }) {
+          if (!isAsyncIterable(result)) setResult(withAppendedErrors(result, args.contextValue));
+        },
+      };
+    },
     onResultProcess({ result, setResult }) {
       if (!Array.isArray(result) && result && typeof result === 'object' && 'errors' in result) {
         setResult(appSyncHttpResult(result as ExecutionResult));
@@ -421,8 +428,8 @@ export async function startServer(
           variableValues: payload.variables,
         };
       },
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        formatResult(result as ExecutionResult) as ExecutionResult,
+      onNext: (_ctx, _id, _payload, args, result) =>
+        formatResult(withAppendedErrors(result as ExecutionResult, args.contextValue)) as ExecutionResult,
       onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatAppSyncError(e)) as never,
     },
     wss,
