@@ -112,7 +112,7 @@ export class TaskQueueApi extends Construct {
     }
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.days(LIMITS.messageRetentionDays),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
@@ -122,7 +122,7 @@ export class TaskQueueApi extends Construct {
     });
     this.queue = new sqs.Queue(this, 'TaskQueue', {
       visibilityTimeout,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.days(LIMITS.messageRetentionDays),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 100 },

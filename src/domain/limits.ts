@@ -76,4 +76,9 @@ export const LIMITS = Object.freeze({
    * documents as valid; 100 leaves room for other types' wrappers.
    */
   maxJsonDepth: 100,
+  /**
+   * How long a queue message is kept, in the task queue and in its dead-letter queue (SQS's largest
+   * retention, set on both queues by the stack). Locally, dead-lettered messages are removed after it.
+   */
+  messageRetentionDays: 14,
 });

@@ -24,6 +24,7 @@ import { startCheckpointer } from './checkpointer.ts';
 import { makeProcessor } from './processor.ts';
 import { startServer } from './server.ts';
 import { pidAlive } from './pid-alive.ts';
+import { makeRetentionSweep } from './retention-sweep.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
@@ -243,9 +244,13 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
       for (const p of processors) p.wake();
     });
 
+    const sweepRetention = makeRetentionSweep({ dataDir, store, queue });
     const sweep = setInterval(() => {
-      store.sweepExpired(Date.now(), 10_000).then(
-        (n) => n && logger.debug('expired tasks removed', { count: n }),
+      sweepRetention(Date.now()).then(
+        (removed) => {
+          if (Object.values(removed).some((n) => n > 0))
+            logger.debug('retention sweep removed', { ...removed });
+        },
         (error: unknown) => logger.warn('retention sweep failed', { error: String(error) }),
       );
     }, 60_000);

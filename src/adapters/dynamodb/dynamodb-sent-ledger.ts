@@ -1,13 +1,10 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SentEmailLedger, SentEmailRecord } from '../../ports/mailer.ts';
-
-/** How long a sent record is kept: longer than any retry of the task can take. */
-const KEEP_SECONDS = 30 * 86_400;
+import { SENT_RECORD_KEEP_SECONDS, type SentEmailLedger, type SentEmailRecord } from '../../ports/mailer.ts';
 
 /**
  * The sent-email ledger on AWS: one item per task (`SENT#<taskId>`) in the tasks table, written
  * before the handler returns. A put is durable when DynamoDB acknowledges it, which is what the
- * port asks for. TTL removes the items after 30 days.
+ * port asks for. TTL removes the items after SENT_RECORD_KEEP_SECONDS (30 days).
  */
 export function makeDynamoDbSentLedger(doc: DynamoDBDocumentClient, tableName: string): SentEmailLedger {
   return {
@@ -25,7 +22,7 @@ export function makeDynamoDbSentLedger(doc: DynamoDBDocumentClient, tableName: s
             id: `SENT#${taskId}`,
             entity: 'SENT_EMAIL',
             record,
-            ttl: Math.floor(Date.now() / 1000) + KEEP_SECONDS,
+            ttl: Math.floor(Date.now() / 1000) + SENT_RECORD_KEEP_SECONDS,
           },
         }),
       );

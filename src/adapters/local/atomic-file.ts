@@ -1,6 +1,41 @@
 import { randomUUID } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+
+/** A temporary file of writeFileAtomic older than this belongs to a write that a crash cut short. */
+export const STALE_TEMP_FILE_MS = 60 * 60 * 1000;
+
+/** The temporary files writeFileAtomic makes: `.<name>.<uuid>.tmp`. */
+const TEMP_FILE = /^\..+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Removes the temporary files of writes that a crash (kill -9, power loss) left in `folder` and that
+ * are older than `olderThanMs`; a write still running is younger. Returns how many went. A missing
+ * folder has none.
+ */
+export async function removeStaleTempFiles(folder: string, olderThanMs: number): Promise<number> {
+  let removed = 0;
+  for (const name of await namesIn(folder)) {
+    if (!TEMP_FILE.test(name)) continue;
+    const path = join(folder, name);
+    const info = await stat(path).catch(() => null);
+    if (info && info.mtimeMs < olderThanMs) {
+      await rm(path, { force: true });
+      removed += 1;
+    }
+  }
+  return removed;
+}
+
+/** The names in a folder; none when it does not exist (yet). */
+export async function namesIn(folder: string): Promise<string[]> {
+  try {
+    return await readdir(folder);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
 
 /**
  * Writes `path` so that a reader sees either no file or the whole file, and the file survives a

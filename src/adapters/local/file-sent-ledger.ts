@@ -1,8 +1,8 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { SentEmailLedger, SentEmailRecord } from '../../ports/mailer.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { SENT_RECORD_KEEP_SECONDS, type SentEmailLedger, type SentEmailRecord } from '../../ports/mailer.ts';
+import { STALE_TEMP_FILE_MS, namesIn, removeStaleTempFiles, writeFileAtomic } from './atomic-file.ts';
 
 const recordSchema = z.object({
   messageId: z.string(),
@@ -29,8 +29,13 @@ function fileName(taskId: string): string {
  * moment the mail server accepted the message, whatever the task store is doing; one file per task
  * needs no locking between worker threads and no schema change in the SQLite store; and it works the
  * way the AWS one will (a put of one item or object per task id).
+ *
+ * `prune` removes records older than SENT_RECORD_KEEP_SECONDS, as DynamoDB's TTL does on AWS, and the
+ * temporary files of writes a crash cut short; the runtime runs it with its retention sweep.
  */
-export function makeFileSentLedger(options: { dataDir: string }): SentEmailLedger {
+export function makeFileSentLedger(options: {
+  dataDir: string;
+}): SentEmailLedger & { prune(nowMs: number): Promise<number> } {
   const folder = join(options.dataDir, 'sent');
 
   return {
@@ -56,6 +61,22 @@ export function makeFileSentLedger(options: { dataDir: string }): SentEmailLedge
       const path = join(folder, fileName(taskId));
       await mkdir(folder, { recursive: true });
       await writeFileAtomic(path, `${JSON.stringify(record)}\n`);
+    },
+
+    async prune(nowMs: number) {
+      const keepFrom = nowMs - SENT_RECORD_KEEP_SECONDS * 1000;
+      let removed = await removeStaleTempFiles(folder, nowMs - STALE_TEMP_FILE_MS);
+      for (const name of await namesIn(folder)) {
+        if (!name.endsWith('.json') || name.startsWith('.')) continue;
+        const path = join(folder, name);
+        // The file's time is when the record was written (a rewrite renews it).
+        const info = await stat(path).catch(() => null);
+        if (info && info.mtimeMs < keepFrom) {
+          await rm(path, { force: true });
+          removed += 1;
+        }
+      }
+      return removed;
     },
   };
 }

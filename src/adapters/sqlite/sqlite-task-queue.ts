@@ -140,6 +140,19 @@ export class SqliteTaskQueue implements TaskQueue {
     });
   }
 
+  /**
+   * Removes dead-lettered messages sent before `sentBeforeMs`, as SQS drops a dead-letter queue's
+   * messages once its retention period (counted from the original send) has passed. Returns how many.
+   */
+  pruneDeadLetters(sentBeforeMs: number): Promise<number> {
+    return this.#db.write(() => {
+      const result = this.#db
+        .statement("DELETE FROM messages WHERE queue = 'dead' AND sent_ms < ?")
+        .run(sentBeforeMs);
+      return Number(result.changes);
+    });
+  }
+
   /** Makes every in-flight message visible now: a restarted runtime takes over its predecessor's leases. */
   releaseInFlight(): Promise<number> {
     return this.#db.write(() => {
