@@ -7,6 +7,7 @@ import { makeConsoleLogger } from '../adapters/local/console-logger.ts';
 import { FsBlobStore } from '../adapters/local/fs-blob-store.ts';
 import { InProcessUpdatePublisher } from '../adapters/local/in-process-update-publisher.ts';
 import { lambdaDataSource, tasksTableDataSource } from '../adapters/local/local-data-sources.ts';
+import { sqliteAtomicSubmit } from '../adapters/sqlite/sqlite-atomic-submit.ts';
 import { SqliteChangeFeed } from '../adapters/sqlite/sqlite-change-feed.ts';
 import { SqliteDatabase, StorageError } from '../adapters/sqlite/sqlite-database.ts';
 import { SqliteTaskQueue } from '../adapters/sqlite/sqlite-task-queue.ts';
@@ -158,7 +159,17 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
     if (recovered.released || recovered.requeued) logger.info('recovered after restart', recovered);
 
     const apiHandler = makeApiResolverHandler(
-      apiUseCases({ store, queue, blobs, registry, clock: systemClock, logger, retentionSeconds }),
+      apiUseCases({
+        store,
+        queue,
+        // One SQLite file holds both: a submit stores its tasks and their messages in one transaction.
+        atomicSubmit: sqliteAtomicSubmit(store, queue),
+        blobs,
+        registry,
+        clock: systemClock,
+        logger,
+        retentionSeconds,
+      }),
     );
     const appsync = await LocalAppSync.create({
       repoRoot: REPO_ROOT,

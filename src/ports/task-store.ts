@@ -1,5 +1,6 @@
 import type { Task, TaskError } from '../domain/task.ts';
 import type { TaskStatus } from '../domain/task-status.ts';
+import type { OutgoingMessage } from './task-queue.ts';
 
 /** A task about to be created, with its idempotency key if any. */
 export interface NewTask {
@@ -70,6 +71,19 @@ export interface QueueCounts {
  * emitted, in order per task, to the update publisher (a DynamoDB Stream on AWS, the local change
  * feed locally), so callers never publish themselves.
  */
+/**
+ * Stores new tasks and the queue messages of the ones created in one transaction: both or neither.
+ * Only a store that shares transactions with its queue can offer it (the local SQLite store and queue
+ * share one database file); elsewhere the submit use case enqueues after storing and removes the tasks
+ * again when the enqueue fails.
+ */
+export interface AtomicSubmit {
+  createQueued(
+    items: readonly NewTask[],
+    messagesFor: (created: Task[]) => OutgoingMessage[],
+  ): Promise<CreateResult[]>;
+}
+
 export interface TaskStore {
   /** Creates all or none. Items with a live idempotency key return the existing task. */
   create(items: readonly NewTask[]): Promise<CreateResult[]>;

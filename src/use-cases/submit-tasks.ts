@@ -6,7 +6,7 @@ import { TaskStatus } from '../domain/task-status.ts';
 import type { TaskTypeRegistry } from '../domain/task-type-registry.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { TaskQueue } from '../ports/task-queue.ts';
-import type { NewTask, TaskStore } from '../ports/task-store.ts';
+import type { AtomicSubmit, NewTask, TaskStore } from '../ports/task-store.ts';
 import type { Logger } from '../domain/task-type.ts';
 
 /** One submission as the API receives it. `payload` is parsed JSON (AppSync parses AWSJSON arguments). */
@@ -22,6 +22,8 @@ export interface SubmitTaskRequest {
 export interface SubmitTasksDeps {
   store: TaskStore;
   queue: Pick<TaskQueue, 'send'>;
+  /** When the store and the queue can share a transaction: tasks and messages are stored in one. */
+  atomic?: AtomicSubmit;
   registry: TaskTypeRegistry;
   clock: Clock;
   logger: Logger;
@@ -48,8 +50,9 @@ function payloadText(payload: unknown, path: string): { text: string; value: unk
 
 /**
  * Validates every request first (nothing is stored when any is wrong), stores the tasks durably,
- * then enqueues them. When the enqueue fails, the tasks just created are removed again so no
- * half-submitted task stays behind, and the error goes to the caller.
+ * then enqueues them: in one transaction when the deps offer `atomic`; otherwise one after the
+ * other, and when the enqueue fails the tasks just created are removed again so no half-submitted
+ * task stays behind (short of that removal failing too), and the error goes to the caller.
  */
 export function makeSubmitTasks(deps: SubmitTasksDeps) {
   // Time-ordered ids (UUID version 7): new tasks sit side by side in the store's primary index,
@@ -154,16 +157,22 @@ export function makeSubmitTasks(deps: SubmitTasksDeps) {
     });
     if (issues.length > 0) throw new ValidationError(issues);
 
+    const messagesFor = (tasks: Task[]) =>
+      tasks.map((task) => ({
+        body: encodeTaskMessage({ taskId: task.id }),
+        delaySeconds: Math.max(0, Math.ceil((Date.parse(task.runAt) - nowMs) / 1000)),
+      }));
+    if (deps.atomic) {
+      const results = await deps.atomic.createQueued(items, messagesFor);
+      for (const { task, created } of results)
+        if (created) deps.logger.debug('task QUEUED', { taskId: task.id, type: task.type });
+      return results.map((r) => r.task);
+    }
     const results = await deps.store.create(items);
     const created = results.filter((r) => r.created).map((r) => r.task);
     if (created.length > 0) {
       try {
-        await deps.queue.send(
-          created.map((task) => ({
-            body: encodeTaskMessage({ taskId: task.id }),
-            delaySeconds: Math.max(0, Math.ceil((Date.parse(task.runAt) - nowMs) / 1000)),
-          })),
-        );
+        await deps.queue.send(messagesFor(created));
       } catch (error) {
         deps.logger.error('enqueue failed; removing the tasks just stored', {
           taskIds: created.map((t) => t.id),

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeConsoleLogger, type LogLevel } from '../../src/adapters/local/console-logger.ts';
+import { sqliteAtomicSubmit } from '../../src/adapters/sqlite/sqlite-atomic-submit.ts';
 import { SqliteChangeFeed } from '../../src/adapters/sqlite/sqlite-change-feed.ts';
 import { SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.ts';
 import { SqliteTaskQueue } from '../../src/adapters/sqlite/sqlite-task-queue.ts';
@@ -97,7 +98,15 @@ export async function openEngine(options: EngineOptions = {}) {
   const registry = new TaskTypeRegistry(makeEngineTaskTypes(probe));
   const config = ENGINE_CONFIG;
 
-  const submitTasks = makeSubmitTasks({ store, queue, registry, clock: systemClock, logger });
+  // Wired as the local runtime wires it: tasks and their messages in one transaction.
+  const submitTasks = makeSubmitTasks({
+    store,
+    queue,
+    atomic: sqliteAtomicSubmit(store, queue),
+    registry,
+    clock: systemClock,
+    logger,
+  });
   const cancelTask = makeCancelTask({ store, clock: systemClock, retentionSeconds: config.retentionSeconds });
   const retryTask = makeRetryTask({ store, queue, clock: systemClock });
   const processDelivery = makeProcessDelivery({

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sqliteAtomicSubmit } from '../../src/adapters/sqlite/sqlite-atomic-submit.ts';
 import { SqliteTaskQueue } from '../../src/adapters/sqlite/sqlite-task-queue.ts';
 import { SqliteTaskStore } from '../../src/adapters/sqlite/sqlite-task-store.ts';
 import { decodeTaskMessage } from '../../src/domain/task.ts';
@@ -13,7 +14,12 @@ const email = { to: 'a@example.com', subject: 'Hi', text: 'Hello' };
 const ok: SubmitTaskRequest = { type: 'SEND_EMAIL', payload: email };
 const at = (i: number) => `inputs[${i}]`;
 
-describe('makeSubmitTasks with the SQLite store and queue', () => {
+// Both ways the submit use case is wired: tasks and messages in one transaction (the local runtime,
+// whose store and queue share one SQLite file), or one after the other (AWS: DynamoDB, then SQS).
+describe.each([
+  { wiring: 'in one transaction', atomic: true },
+  { wiring: 'one after the other', atomic: false },
+])('makeSubmitTasks with the SQLite store and queue, $wiring', ({ atomic }) => {
   let sqlite: ReturnType<typeof tempSqlite>;
   let store: SqliteTaskStore;
   let queue: SqliteTaskQueue;
@@ -36,6 +42,7 @@ describe('makeSubmitTasks with the SQLite store and queue', () => {
     const submit = makeSubmitTasks({
       store,
       queue: overrides.send ? { send: overrides.send } : queue,
+      ...(atomic ? { atomic: sqliteAtomicSubmit(store, queue) } : {}),
       registry,
       clock,
       logger,
@@ -187,19 +194,32 @@ describe('makeSubmitTasks with the SQLite store and queue', () => {
     });
   });
 
-  it('removes the task it created again when the send fails, and passes the error on', async () => {
-    const { submit, logger } = submitter({ send: () => Promise.reject(new Error('queue is down')) });
+  /** Makes the queue fail: its send (one after the other), or its INSERT in the transaction. */
+  function queueDown(): { send: () => Promise<void> } {
+    sqlite.db.db.exec(
+      "CREATE TRIGGER queue_down BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'queue is down'); END",
+    );
+    return { send: () => Promise.reject(new Error('queue is down')) };
+  }
+
+  function queueUp(): void {
+    sqlite.db.db.exec('DROP TRIGGER queue_down');
+  }
+
+  it('stores nothing when the enqueue fails, and passes the error on', async () => {
+    const { submit } = submitter(queueDown());
 
     const attempt = submit([ok, { ...ok, idempotencyKey: 'k-fail' }], 'inputs', at);
 
     await expect(attempt).rejects.toThrow('queue is down');
     expect(await storedTasks()).toEqual([]);
-    expect(logger.lines.map((l) => l.level)).toContain('error');
+    expect(queue.depth()).toEqual({ visible: 0, inFlightOrDelayed: 0, dead: 0 });
   });
 
-  it('creates the task anew on a resubmit with the key of a submit whose send failed', async () => {
-    const failing = submitter({ send: () => Promise.reject(new Error('queue is down')) });
+  it('creates the task anew on a resubmit with the key of a submit whose enqueue failed', async () => {
+    const failing = submitter(queueDown());
     await expect(failing.submit([{ ...ok, idempotencyKey: 'k-again' }], 'inputs', at)).rejects.toThrow();
+    queueUp();
     const { submit } = submitter();
 
     const [task] = await submit([{ ...ok, idempotencyKey: 'k-again' }], 'inputs', at);
@@ -231,5 +251,94 @@ describe('makeSubmitTasks with the SQLite store and queue', () => {
     expect(results[0]).toEqual(first);
     expect(results[1]!.id).not.toBe(first!.id);
     expect(messages.map((m) => decodeTaskMessage(m.body))).toEqual([{ taskId: results[1]!.id }]);
+  });
+});
+
+describe('makeSubmitTasks one after the other, when the enqueue fails', () => {
+  let sqlite: ReturnType<typeof tempSqlite>;
+
+  beforeEach(() => {
+    sqlite = tempSqlite();
+  });
+
+  afterEach(() => {
+    sqlite.cleanup();
+  });
+
+  it('logs the removal of the tasks it stored', async () => {
+    const store = new SqliteTaskStore(sqlite.db);
+    const logger = recordingLogger();
+    const submit = makeSubmitTasks({
+      store,
+      queue: { send: () => Promise.reject(new Error('queue is down')) },
+      registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
+      clock: manualClock(),
+      logger,
+    });
+
+    await expect(submit([ok], 'inputs', at)).rejects.toThrow('queue is down');
+
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({ level: 'error', message: 'enqueue failed; removing the tasks just stored' }),
+    );
+    expect((await store.list({}, 10, null)).items).toEqual([]);
+  });
+});
+
+describe('makeSubmitTasks in one transaction', () => {
+  let sqlite: ReturnType<typeof tempSqlite>;
+
+  beforeEach(() => {
+    sqlite = tempSqlite();
+  });
+
+  afterEach(() => {
+    sqlite.cleanup();
+  });
+
+  it('leaves no task behind when a removal could not be written either (a full disk): nothing was written', async () => {
+    // One after the other, a full disk can refuse the enqueue and then the removal too, leaving a
+    // stored task the caller was told failed. In one transaction there is nothing to remove.
+    const store = new SqliteTaskStore(sqlite.db);
+    const queue = new SqliteTaskQueue(sqlite.db, manualClock(), { maxReceiveCount: 10 });
+    sqlite.db.db.exec(
+      "CREATE TRIGGER disk_full_messages BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;" +
+        "CREATE TRIGGER disk_full_deletes BEFORE DELETE ON tasks BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+    );
+    const woken: number[] = [];
+    queue.onSent(() => woken.push(1));
+    const submit = makeSubmitTasks({
+      store,
+      queue,
+      atomic: sqliteAtomicSubmit(store, queue),
+      registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
+      clock: manualClock(),
+      logger: recordingLogger(),
+    });
+
+    await expect(submit([ok, ok], 'inputs', at)).rejects.toThrow('database or disk is full');
+
+    expect((await store.list({}, 10, null)).items).toEqual([]);
+    expect((await store.counts(iso(T0))).counts.QUEUED).toBe(0);
+    expect(woken).toEqual([]);
+  });
+
+  it('wakes the queue listeners once the tasks and messages committed', async () => {
+    const store = new SqliteTaskStore(sqlite.db);
+    const queue = new SqliteTaskQueue(sqlite.db, manualClock(), { maxReceiveCount: 10 });
+    const woken: number[] = [];
+    queue.onSent(() => woken.push(queue.depth().visible));
+    const submit = makeSubmitTasks({
+      store,
+      queue,
+      atomic: sqliteAtomicSubmit(store, queue),
+      registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
+      clock: manualClock(),
+      logger: recordingLogger(),
+    });
+
+    await submit([ok, ok, ok], 'inputs', at);
+
+    expect(woken).toEqual([3]);
   });
 });

@@ -57,19 +57,30 @@ export class SqliteTaskQueue implements TaskQueue {
   }
 
   async send(messages: readonly OutgoingMessage[]): Promise<void> {
+    await this.#db.write(() => this.sendInWrite(messages));
+    this.notifySent();
+  }
+
+  /**
+   * Inside a write of this queue's database (another adapter's, say): inserts the messages in that
+   * transaction. Call notifySent once it committed.
+   */
+  sendInWrite(messages: readonly OutgoingMessage[]): void {
     const nowMs = this.#clock.now();
-    await this.#db.write(() => {
-      this.#db.insertRows(
-        'INSERT INTO messages (queue, body, visible_ms, sent_ms)',
-        4,
-        messages.map((message) => [
-          'main',
-          message.body,
-          nowMs + Math.max(0, message.delaySeconds ?? 0) * 1000,
-          nowMs,
-        ]),
-      );
-    });
+    this.#db.insertRows(
+      'INSERT INTO messages (queue, body, visible_ms, sent_ms)',
+      4,
+      messages.map((message) => [
+        'main',
+        message.body,
+        nowMs + Math.max(0, message.delaySeconds ?? 0) * 1000,
+        nowMs,
+      ]),
+    );
+  }
+
+  /** Tells the listeners (the local pollers) that messages were sent. */
+  notifySent(): void {
     for (const listener of this.#sentListeners) listener();
   }
 

@@ -123,7 +123,24 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
   }
 
   create(items: readonly NewTask[]): Promise<CreateResult[]> {
+    return this.#db.write(() => this.#create(items));
+  }
+
+  /**
+   * Like create, and runs `also` with the results in the same transaction (see SqliteAtomicSubmit):
+   * when `also` throws, nothing of the call is stored.
+   */
+  createWith(items: readonly NewTask[], also: (results: CreateResult[]) => void): Promise<CreateResult[]> {
     return this.#db.write(() => {
+      const results = this.#create(items);
+      also(results);
+      return results;
+    });
+  }
+
+  /** Inside a write: inserts the new tasks, or answers an item with the task its idempotency key holds. */
+  #create(items: readonly NewTask[]): CreateResult[] {
+    {
       const results: CreateResult[] = [];
       // New tasks are inserted together, in multi-row statements; a task with an idempotency key
       // first inserts those before it, since an earlier task of the same call may hold its key.
@@ -152,7 +169,7 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
       }
       this.#insert(pending);
       return results;
-    });
+    }
   }
 
   /** Inserts new tasks and their INSERT changes. */
