@@ -53,10 +53,11 @@ export interface LocalRequestContext {
 
 /**
  * An operation's result with the errors its resolvers appended (`util.appendError`) added to
- * `errors`, after those of the execution itself, as AppSync returns them: the data stays.
+ * `errors`, after those of the execution itself, as AppSync returns them: the data stays. Takes them
+ * out of the context: a subscription's events share one context, and each reports its own.
  */
 export function withAppendedErrors(result: ExecutionResult, context: unknown): ExecutionResult {
-  const appended = (context as Partial<LocalRequestContext> | null | undefined)?.appendedErrors;
+  const appended = (context as Partial<LocalRequestContext> | null | undefined)?.appendedErrors?.splice(0);
   if (!appended?.length) return result;
   return { ...result, errors: [...(result.errors ?? []), ...appended] };
 }

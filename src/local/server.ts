@@ -228,6 +228,8 @@ function explainMalformed(message: string): string {
     return `${message} The body of a GraphQL request is ${REQUEST_SHAPE}.`;
   if (/^Must provide query string/.test(message))
     return `${message} Put the operation in the "query" field of the body, ${REQUEST_SHAPE}.`;
+  if (/^POST body is expected to be object/.test(message))
+    return `${message}. The body of a GraphQL request is ${REQUEST_SHAPE}.`;
   if (/^Batching is not supported/.test(message))
     return `${message} Send one operation per request (a JSON object, not an array); one document may hold several root fields.`;
   return message;
@@ -258,6 +260,18 @@ export async function startServer(
       return {
         onExecuteDone({ args, result, setResult }) {
           if (!isAsyncIterable(result)) setResult(withAppendedErrors(result, args.contextValue));
+        },
+      };
+    },
+    // Subscriptions over SSE: each event reports what its own resolvers appended.
+    onSubscribe({ args }) {
+      return {
+        onSubscribeResult() {
+          return {
+            onNext({ result, setResult }) {
+              setResult(withAppendedErrors(result, args.contextValue));
+            },
+          };
         },
       };
     },

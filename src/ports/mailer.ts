@@ -90,17 +90,18 @@ export interface SentEmailRecord extends SentEmail {
 }
 
 /**
+ * How long a sent record is kept (DynamoDB TTL on AWS, a sweep locally): far longer than the retries
+ * and redeliveries of one run of its task take. A retryTask of a task that finished longer ago than
+ * this sends the email again.
+ */
+export const SENT_RECORD_KEEP_SECONDS = 30 * 86_400;
+
+/**
  * The record that makes a re-delivered, already-sent SEND_EMAIL task a no-op. The handler asks it
  * before sending and writes to it after the transport accepted the message and before returning.
  * `recordSent` resolves only once the record is durable (fsync locally; a DynamoDB or S3 put on
  * AWS), because a record that can be lost is a duplicate email waiting to happen.
  */
-/**
- * How long a sent record is kept (DynamoDB TTL on AWS, a sweep locally): far longer than any retry of
- * its task can take, so a redelivered task always finds it.
- */
-export const SENT_RECORD_KEEP_SECONDS = 30 * 86_400;
-
 export interface SentEmailLedger {
   /** The record of the task's sent message, or null when it has not been sent (as far as we know). */
   wasSent(taskId: string): Promise<SentEmailRecord | null>;

@@ -67,11 +67,6 @@ export interface QueueCounts {
 }
 
 /**
- * Where tasks live. Every write is durable when its promise resolves and every committed change is
- * emitted, in order per task, to the update publisher (a DynamoDB Stream on AWS, the local change
- * feed locally), so callers never publish themselves.
- */
-/**
  * Stores new tasks and the queue messages of the ones created in one transaction: both or neither.
  * Only a store that shares transactions with its queue can offer it (the local SQLite store and queue
  * share one database file); elsewhere the submit use case enqueues after storing and removes the tasks
@@ -84,6 +79,11 @@ export interface AtomicSubmit {
   ): Promise<CreateResult[]>;
 }
 
+/**
+ * Where tasks live. Every write is durable when its promise resolves and every committed change is
+ * emitted, in order per task, to the update publisher (a DynamoDB Stream on AWS, the local change
+ * feed locally), so callers never publish themselves.
+ */
 export interface TaskStore {
   /** Creates all or none. Items with a live idempotency key return the existing task. */
   create(items: readonly NewTask[]): Promise<CreateResult[]>;

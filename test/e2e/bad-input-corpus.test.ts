@@ -319,6 +319,13 @@ const syntaxAndValidation: Case[] = [
     message: /"variables" param to be empty or an object, but given string/,
   },
   {
+    name: 'a JSON body that is not an object',
+    send: post('"{ queueStats { total } }"'),
+    status: 400,
+    errorType: 'MalformedHttpRequestException',
+    message: /expected to be object but received string\. The body of a GraphQL request is a JSON object/,
+  },
+  {
     name: 'a syntax error over WebSocket',
     send: overWebSocket('subscription { onTaskUpdated('),
     errorType: 'InvalidSyntax',

@@ -87,6 +87,33 @@ const APPENDED = [
   },
 ];
 
+const TASK_ID = '01a2208d-f794-70d4-b09e-34f1f7b74890';
+
+/** Runs publishTaskUpdate as the update publisher does (IAM), for the test task in `status`. */
+async function publish(status: string): Promise<void> {
+  const result = await appsync.execute(
+    'mutation ($input: TaskUpdateInput!) { publishTaskUpdate(input: $input) { id status outputs { key } } }',
+    { input: { ...TASK_UPDATE, status } },
+    { auth: { mode: 'AWS_IAM' }, headers: {} },
+  );
+  if (!result.data?.['publishTaskUpdate']) throw new Error(JSON.stringify(result.errors));
+}
+
+const TASK_UPDATE = {
+  id: TASK_ID,
+  type: 'PROCESS_DATA',
+  status: 'RUNNING',
+  progress: 0,
+  attempts: 1,
+  maxAttempts: 3,
+  timeoutSeconds: 60,
+  version: 2,
+  createdAt: '2030-01-01T12:00:00.000Z',
+  updatedAt: '2030-01-01T12:00:01.000Z',
+  runAt: '2030-01-01T12:00:00.000Z',
+  cancelRequested: false,
+};
+
 describe('util.appendError', () => {
   it('keeps the data and adds the errors with the field path, in process', async () => {
     lambdaAnswer = { data: STATS };
@@ -137,6 +164,67 @@ describe('util.appendError', () => {
     }
   });
 
+  it("reports, in each event of a subscription, only what that event's resolvers appended", async () => {
+    // Task.outputs runs the appending resolver for every event; the events share one context.
+    lambdaAnswer = { data: [] };
+    const query = `subscription { onTaskUpdated(id: "${TASK_ID}") { id status outputs { key } } }`;
+    const overWs: unknown[] = [];
+    const client = createClient({
+      url: server.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      connectionParams: { 'x-api-key': API_KEY },
+      retryAttempts: 0,
+    });
+    const unsubscribe = client.subscribe(
+      { query },
+      { next: (event) => void overWs.push(event), error: () => undefined, complete: () => undefined },
+    );
+    // The same subscription over SSE (yoga's path for GraphiQL).
+    const sse = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-api-key': API_KEY },
+      body: JSON.stringify({ query }),
+    });
+    const reader = sse.body!.getReader();
+    let sseText = '';
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      for (const status of ['RUNNING', 'SUCCEEDED']) await publish(status);
+      const deadline = Date.now() + 5000;
+      while ((overWs.length < 2 || (sseText.match(/^data:/gm) ?? []).length < 2) && Date.now() < deadline) {
+        const chunk = await Promise.race([
+          reader.read(),
+          new Promise<{ value?: undefined }>((r) => setTimeout(() => r({}), 100)),
+        ]);
+        if (chunk.value) sseText += new TextDecoder().decode(chunk.value);
+      }
+    } finally {
+      unsubscribe();
+      await client.dispose();
+      await reader.cancel();
+    }
+    const sseEvents = sseText
+      .split('\n')
+      .filter((line) => line.startsWith('data:'))
+      .map((line) => JSON.parse(line.slice(5)) as unknown);
+    for (const events of [overWs, sseEvents]) {
+      expect(events).toHaveLength(2);
+      for (const [i, event] of events.entries()) {
+        const { data, errors } = event as {
+          data: unknown;
+          errors: Array<{ message: string; path: unknown }>;
+        };
+        expect(data).toEqual({
+          onTaskUpdated: { id: TASK_ID, status: ['RUNNING', 'SUCCEEDED'][i], outputs: [] },
+        });
+        expect(errors.map((e) => [e.message, e.path])).toEqual([
+          ['stats may be stale', ['onTaskUpdated', 'outputs']],
+          ['second warning', ['onTaskUpdated', 'outputs']],
+        ]);
+      }
+    }
+  });
+
   it('still reports what was appended when a handler then raises an error', async () => {
     lambdaAnswer = { fail: true };
     const result = await appsync.execute(
@@ -156,24 +244,9 @@ describe('util.appendError', () => {
   it('adds nothing to a result whose resolvers appended nothing', async () => {
     const result = await appsync.execute(
       'mutation ($input: TaskUpdateInput!) { publishTaskUpdate(input: $input) { id } }',
-      {
-        input: {
-          id: '01a2208d-f794-70d4-b09e-34f1f7b74890',
-          type: 'PROCESS_DATA',
-          status: 'RUNNING',
-          progress: 0,
-          attempts: 1,
-          maxAttempts: 3,
-          timeoutSeconds: 60,
-          version: 2,
-          createdAt: '2030-01-01T12:00:00.000Z',
-          updatedAt: '2030-01-01T12:00:01.000Z',
-          runAt: '2030-01-01T12:00:00.000Z',
-          cancelRequested: false,
-        },
-      },
+      { input: TASK_UPDATE },
       { auth: { mode: 'AWS_IAM' }, headers: {} },
     );
-    expect(result).toEqual({ data: { publishTaskUpdate: { id: '01a2208d-f794-70d4-b09e-34f1f7b74890' } } });
+    expect(result).toEqual({ data: { publishTaskUpdate: { id: TASK_ID } } });
   });
 });

@@ -82,8 +82,26 @@ describe('the retention sweep', () => {
     writtenAt(email, now - 365 * DAY);
     writtenAt(outboxTemp, now - 2 * 60 * 60 * 1000);
 
+    // The blob store's unfinished writes: one a crash cut short, one still being written.
+    const blobTemp = join(dataDir, 'blobs', '.tmp');
+    mkdirSync(blobTemp, { recursive: true });
+    const cutShort = join(blobTemp, '3e8d6f0a-4c5b-4b9d-8e1f-0a9b8c7d6e5f');
+    const uploading = join(blobTemp, '4f9e7a1b-5d6c-4cae-9f20-1b0c9d8e7f6a');
+    writeFileSync(cutShort, 'part');
+    writeFileSync(uploading, 'part');
+    writtenAt(cutShort, now - 2 * 60 * 60 * 1000);
+    writtenAt(uploading, now - 60 * 1000);
+
     const sweep = makeRetentionSweep({ dataDir, store, queue });
-    expect(await sweep(now)).toEqual({ tasks: 1, deadLetters: 1, sentRecords: 2, outboxTempFiles: 1 });
+    expect(await sweep(now)).toEqual({
+      tasks: 1,
+      deadLetters: 1,
+      sentRecords: 2,
+      outboxTempFiles: 1,
+      blobTempFiles: 1,
+    });
+    expect(existsSync(cutShort)).toBe(false);
+    expect(existsSync(uploading)).toBe(true);
 
     expect(await store.get(expired.id)).toBeNull();
     expect(await store.get(kept.id)).toEqual(kept);
@@ -98,7 +116,17 @@ describe('the retention sweep', () => {
     expect(existsSync(outboxTemp)).toBe(false);
 
     // A second sweep finds nothing more.
-    expect(await sweep(now)).toEqual({ tasks: 0, deadLetters: 0, sentRecords: 0, outboxTempFiles: 0 });
+    const none = { tasks: 0, deadLetters: 0, sentRecords: 0, outboxTempFiles: 0, blobTempFiles: 0 };
+    expect(await sweep(now)).toEqual(none);
+
+    // Folders are listed at most once an hour; tables on every sweep.
+    writeFileSync(crashed, 'half');
+    writtenAt(crashed, now - 2 * 60 * 60 * 1000);
+    expect(await sweep(now + 59 * 60 * 1000)).toEqual(none);
+    expect(existsSync(crashed)).toBe(true);
+    // An hour on, the writes that were young at the first sweep are stale too.
+    expect(await sweep(now + 60 * 60 * 1000)).toEqual({ ...none, sentRecords: 2, blobTempFiles: 1 });
+    expect(existsSync(crashed)).toBe(false);
   });
 
   it('keeps dead letters for the queue retention the stack sets (14 days)', async () => {
@@ -107,9 +135,20 @@ describe('the retention sweep', () => {
     await queue.sendToDeadLetter('{}', 'poison');
 
     expect(LIMITS.messageRetentionDays).toBe(14);
-    expect(await queue.pruneDeadLetters(T0)).toBe(0);
-    expect(await queue.pruneDeadLetters(T0 + 1)).toBe(1);
+    expect(await queue.pruneDeadLetters(T0, 100)).toBe(0);
+    expect(await queue.pruneDeadLetters(T0 + 1, 100)).toBe(1);
     expect(queue.depth().dead).toBe(0);
+  });
+
+  it('removes at most max dead letters per call, and no message of the main queue', async () => {
+    const clock = manualClock(T0);
+    const queue = new SqliteTaskQueue(sqlite.db, clock, { maxReceiveCount: 100 });
+    for (let i = 0; i < 5; i++) await queue.sendToDeadLetter(`{"n":${i}}`, 'poison');
+    await queue.send([{ body: '{"taskId":"x"}' }]);
+
+    expect(await queue.pruneDeadLetters(T0 + 1, 3)).toBe(3);
+    expect(await queue.pruneDeadLetters(T0 + 1, 3)).toBe(2);
+    expect(queue.depth()).toEqual({ visible: 1, inFlightOrDelayed: 0, dead: 0 });
   });
 
   it('runs on a data folder that has no sent or outbox folder yet', async () => {
@@ -121,6 +160,7 @@ describe('the retention sweep', () => {
       deadLetters: 0,
       sentRecords: 0,
       outboxTempFiles: 0,
+      blobTempFiles: 0,
     });
   });
 });

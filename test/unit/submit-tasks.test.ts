@@ -296,9 +296,11 @@ describe('makeSubmitTasks in one transaction', () => {
     sqlite.cleanup();
   });
 
-  it('leaves no task behind when a removal could not be written either (a full disk): nothing was written', async () => {
+  it('stores nothing when the message insert fails, so no removal is needed (one that would fail too)', async () => {
     // One after the other, a full disk can refuse the enqueue and then the removal too, leaving a
-    // stored task the caller was told failed. In one transaction there is nothing to remove.
+    // stored task the caller was told failed. In one transaction there is nothing to remove: the
+    // refused removal (the second trigger) is never attempted. RAISE(ABORT) fails the one write, as a
+    // full disk fails the group's commit; either way the transaction holds tasks and messages together.
     const store = new SqliteTaskStore(sqlite.db);
     const queue = new SqliteTaskQueue(sqlite.db, manualClock(), { maxReceiveCount: 10 });
     sqlite.db.db.exec(

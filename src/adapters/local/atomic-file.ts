@@ -10,13 +10,18 @@ const TEMP_FILE = /^\..+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 
 /**
  * Removes the temporary files of writes that a crash (kill -9, power loss) left in `folder` and that
- * are older than `olderThanMs`; a write still running is younger. Returns how many went. A missing
+ * were last written before `olderThanMs`; a write still running is younger. `names` tells the
+ * temporary files from the others (by default, writeFileAtomic's). Returns how many went. A missing
  * folder has none.
  */
-export async function removeStaleTempFiles(folder: string, olderThanMs: number): Promise<number> {
+export async function removeStaleTempFiles(
+  folder: string,
+  olderThanMs: number,
+  names: RegExp = TEMP_FILE,
+): Promise<number> {
   let removed = 0;
   for (const name of await namesIn(folder)) {
-    if (!TEMP_FILE.test(name)) continue;
+    if (!names.test(name)) continue;
     const path = join(folder, name);
     const info = await stat(path).catch(() => null);
     if (info && info.mtimeMs < olderThanMs) {

@@ -152,14 +152,17 @@ export class SqliteTaskQueue implements TaskQueue {
   }
 
   /**
-   * Removes dead-lettered messages sent before `sentBeforeMs`, as SQS drops a dead-letter queue's
-   * messages once its retention period (counted from the original send) has passed. Returns how many.
+   * Removes up to `max` dead-lettered messages sent before `sentBeforeMs`, as SQS drops a dead-letter
+   * queue's messages once its retention period (counted from the original send) has passed. Returns
+   * how many; a bound keeps one call from holding the write lock for long.
    */
-  pruneDeadLetters(sentBeforeMs: number): Promise<number> {
+  pruneDeadLetters(sentBeforeMs: number, max: number): Promise<number> {
     return this.#db.write(() => {
       const result = this.#db
-        .statement("DELETE FROM messages WHERE queue = 'dead' AND sent_ms < ?")
-        .run(sentBeforeMs);
+        .statement(
+          "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE queue = 'dead' AND sent_ms < ? LIMIT ?)",
+        )
+        .run(sentBeforeMs, max);
       return Number(result.changes);
     });
   }

@@ -140,36 +140,34 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
 
   /** Inside a write: inserts the new tasks, or answers an item with the task its idempotency key holds. */
   #create(items: readonly NewTask[]): CreateResult[] {
-    {
-      const results: CreateResult[] = [];
-      // New tasks are inserted together, in multi-row statements; a task with an idempotency key
-      // first inserts those before it, since an earlier task of the same call may hold its key.
-      let pending: Task[] = [];
-      for (const { task, idempotencyKeyExpiresAt } of items) {
-        if (task.idempotencyKey !== null && idempotencyKeyExpiresAt !== null) {
-          this.#insert(pending);
-          pending = [];
-          const existing = this.#db
-            .statement('SELECT task_id FROM idempotency_keys WHERE key = ? AND expires_ms > ?')
-            .get(task.idempotencyKey, Date.parse(task.createdAt)) as { task_id: string } | undefined;
-          const first = existing ? this.#read(existing.task_id) : null;
-          if (first) {
-            results.push({ task: first, created: false });
-            continue;
-          }
-          this.#db
-            .statement(
-              'INSERT INTO idempotency_keys (key, task_id, expires_ms) VALUES (?, ?, ?) ' +
-                'ON CONFLICT (key) DO UPDATE SET task_id = excluded.task_id, expires_ms = excluded.expires_ms',
-            )
-            .run(task.idempotencyKey, task.id, Date.parse(idempotencyKeyExpiresAt));
+    const results: CreateResult[] = [];
+    // New tasks are inserted together, in multi-row statements; a task with an idempotency key
+    // first inserts those before it, since an earlier task of the same call may hold its key.
+    let pending: Task[] = [];
+    for (const { task, idempotencyKeyExpiresAt } of items) {
+      if (task.idempotencyKey !== null && idempotencyKeyExpiresAt !== null) {
+        this.#insert(pending);
+        pending = [];
+        const existing = this.#db
+          .statement('SELECT task_id FROM idempotency_keys WHERE key = ? AND expires_ms > ?')
+          .get(task.idempotencyKey, Date.parse(task.createdAt)) as { task_id: string } | undefined;
+        const first = existing ? this.#read(existing.task_id) : null;
+        if (first) {
+          results.push({ task: first, created: false });
+          continue;
         }
-        pending.push(task);
-        results.push({ task, created: true });
+        this.#db
+          .statement(
+            'INSERT INTO idempotency_keys (key, task_id, expires_ms) VALUES (?, ?, ?) ' +
+              'ON CONFLICT (key) DO UPDATE SET task_id = excluded.task_id, expires_ms = excluded.expires_ms',
+          )
+          .run(task.idempotencyKey, task.id, Date.parse(idempotencyKeyExpiresAt));
       }
-      this.#insert(pending);
-      return results;
+      pending.push(task);
+      results.push({ task, created: true });
     }
+    this.#insert(pending);
+    return results;
   }
 
   /** Inserts new tasks and their INSERT changes. */
