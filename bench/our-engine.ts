@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { performance as threadPerformance } from 'node:perf_hooks';
 import { Worker as ThreadWorker } from 'node:worker_threads';
 import { makeConsoleLogger } from '../src/adapters/local/console-logger.ts';
-import { sqliteAtomicSubmit } from '../src/adapters/sqlite/sqlite-atomic-submit.ts';
+import { sqliteAtomicEnqueue } from '../src/adapters/sqlite/sqlite-atomic-enqueue.ts';
 import { SqliteChangeFeed } from '../src/adapters/sqlite/sqlite-change-feed.ts';
 import { SqliteDatabase } from '../src/adapters/sqlite/sqlite-database.ts';
 import { SqliteTaskQueue } from '../src/adapters/sqlite/sqlite-task-queue.ts';
@@ -111,7 +111,7 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
   const submit = makeSubmitTasks({
     store,
     queue,
-    atomic: sqliteAtomicSubmit(store, queue),
+    atomic: sqliteAtomicEnqueue(store, queue),
     registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
     clock: systemClock,
     logger: silent,

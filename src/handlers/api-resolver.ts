@@ -5,7 +5,7 @@ import type { TaskTypeRegistry } from '../domain/task-type-registry.ts';
 import type { BlobStore } from '../ports/blob-store.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { TaskQueue } from '../ports/task-queue.ts';
-import type { AtomicSubmit, TaskFilter, TaskStore } from '../ports/task-store.ts';
+import type { AtomicEnqueue, TaskFilter, TaskStore } from '../ports/task-store.ts';
 import { makeSubmitTasks, type SubmitTaskRequest } from '../use-cases/submit-tasks.ts';
 import { makeCancelTask } from '../use-cases/cancel-task.ts';
 import { makeRetryTask } from '../use-cases/retry-task.ts';
@@ -37,8 +37,8 @@ export interface ApiResolverDeps {
 export interface ApiPorts {
   store: TaskStore;
   queue: Pick<TaskQueue, 'send'>;
-  /** Tasks and their messages in one transaction, where the store and the queue can share one. */
-  atomicSubmit?: AtomicSubmit;
+  /** Task writes and their messages in one transaction, where the store and the queue can share one. */
+  atomicEnqueue?: AtomicEnqueue;
   blobs: BlobStore;
   registry: TaskTypeRegistry;
   clock: Clock;
@@ -48,18 +48,18 @@ export interface ApiPorts {
 
 /** Every use case the resolver handler serves, over `ports`: the resolver Lambda and the local runtime both wire it so. */
 export function apiUseCases(ports: ApiPorts): ApiResolverDeps {
-  const { store, queue, atomicSubmit, blobs, registry, clock, logger, retentionSeconds } = ports;
+  const { store, queue, atomicEnqueue, blobs, registry, clock, logger, retentionSeconds } = ports;
   return {
     submitTasks: makeSubmitTasks({
       store,
       queue,
-      ...(atomicSubmit ? { atomic: atomicSubmit } : {}),
+      ...(atomicEnqueue ? { atomic: atomicEnqueue } : {}),
       registry,
       clock,
       logger,
     }),
     cancelTask: makeCancelTask({ store, clock, retentionSeconds }),
-    retryTask: makeRetryTask({ store, queue, clock }),
+    retryTask: makeRetryTask({ store, queue, ...(atomicEnqueue ? { atomic: atomicEnqueue } : {}), clock }),
     getTask: makeGetTask({ store, clock }),
     listTasks: makeListTasks({ store }),
     queueStats: makeQueueStats({ store, clock }),

@@ -7,7 +7,7 @@ import { makeConsoleLogger } from '../adapters/local/console-logger.ts';
 import { FsBlobStore } from '../adapters/local/fs-blob-store.ts';
 import { InProcessUpdatePublisher } from '../adapters/local/in-process-update-publisher.ts';
 import { lambdaDataSource, tasksTableDataSource } from '../adapters/local/local-data-sources.ts';
-import { sqliteAtomicSubmit } from '../adapters/sqlite/sqlite-atomic-submit.ts';
+import { sqliteAtomicEnqueue } from '../adapters/sqlite/sqlite-atomic-enqueue.ts';
 import { SqliteChangeFeed } from '../adapters/sqlite/sqlite-change-feed.ts';
 import { SqliteDatabase, StorageError } from '../adapters/sqlite/sqlite-database.ts';
 import { SqliteTaskQueue } from '../adapters/sqlite/sqlite-task-queue.ts';
@@ -162,8 +162,8 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
       apiUseCases({
         store,
         queue,
-        // One SQLite file holds both: a submit stores its tasks and their messages in one transaction.
-        atomicSubmit: sqliteAtomicSubmit(store, queue),
+        // One SQLite file holds both: a submit or a retry stores its tasks and their messages in one transaction.
+        atomicEnqueue: sqliteAtomicEnqueue(store, queue),
         blobs,
         registry,
         clock: systemClock,

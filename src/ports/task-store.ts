@@ -67,16 +67,25 @@ export interface QueueCounts {
 }
 
 /**
- * Stores new tasks and the queue messages of the ones created in one transaction: both or neither.
- * Only a store that shares transactions with its queue can offer it (the local SQLite store and queue
- * share one database file); elsewhere the submit use case enqueues after storing and removes the tasks
- * again when the enqueue fails.
+ * A task write and the queue messages it calls for, in one transaction: both or neither. Only a store
+ * that shares transactions with its queue can offer it (the local SQLite store and queue share one
+ * database file). Elsewhere the use cases enqueue after writing, and undo the write when the enqueue
+ * fails.
  */
-export interface AtomicSubmit {
+export interface AtomicEnqueue {
+  /** Creates like TaskStore.create, and sends `messagesFor` the tasks it created. */
   createQueued(
     items: readonly NewTask[],
     messagesFor: (created: Task[]) => OutgoingMessage[],
   ): Promise<CreateResult[]>;
+  /** Updates like TaskStore.update, and sends `messages` with it. */
+  updateQueued(
+    id: string,
+    patch: TaskPatch,
+    condition: UpdateCondition,
+    now: string,
+    messages: readonly OutgoingMessage[],
+  ): Promise<Task>;
 }
 
 /**

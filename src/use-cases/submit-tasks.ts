@@ -6,7 +6,7 @@ import { TaskStatus } from '../domain/task-status.ts';
 import type { TaskTypeRegistry } from '../domain/task-type-registry.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { TaskQueue } from '../ports/task-queue.ts';
-import type { AtomicSubmit, NewTask, TaskStore } from '../ports/task-store.ts';
+import type { AtomicEnqueue, NewTask, TaskStore } from '../ports/task-store.ts';
 import type { Logger } from '../domain/task-type.ts';
 
 /** One submission as the API receives it. `payload` is parsed JSON (AppSync parses AWSJSON arguments). */
@@ -23,7 +23,7 @@ export interface SubmitTasksDeps {
   store: TaskStore;
   queue: Pick<TaskQueue, 'send'>;
   /** When the store and the queue can share a transaction: tasks and messages are stored in one. */
-  atomic?: AtomicSubmit;
+  atomic?: AtomicEnqueue;
   registry: TaskTypeRegistry;
   clock: Clock;
   logger: Logger;

@@ -122,6 +122,30 @@ describe('retryTask', () => {
     expect(await engine.task(queued.id)).toEqual(queued);
   });
 
+  it('whose message cannot be written leaves the task as it was, and no message (one transaction)', async () => {
+    // prepare: a CANCELLED task, and a queue whose inserts fail (as on a full disk)
+    const { id } = await engine.submit({ type: 'NOOP', payload: {}, delaySeconds: 60 });
+    const cancelled = await engine.cancelTask(id);
+    const before = engine.queue.depth();
+    engine.db.db.exec(
+      "CREATE TRIGGER queue_full BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    );
+
+    // act
+    const attempt = engine.retryTask(id);
+
+    // assess
+    try {
+      await expect(attempt).rejects.toThrow('database or disk is full');
+      expect(await engine.task(id)).toEqual(cancelled);
+      expect(engine.queue.depth()).toEqual(before);
+    } finally {
+      engine.db.db.exec('DROP TRIGGER queue_full');
+    }
+    await engine.retryTask(id);
+    expect((await engine.waitForTask(id, 'SUCCEEDED')).attempts).toBe(1);
+  });
+
   it('of a CANCELLED task queues it again and it runs', async () => {
     // prepare
     const { id } = await engine.submit({ type: 'NOOP', payload: {}, delaySeconds: 60 });

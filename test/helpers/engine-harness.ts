@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeConsoleLogger, type LogLevel } from '../../src/adapters/local/console-logger.ts';
-import { sqliteAtomicSubmit } from '../../src/adapters/sqlite/sqlite-atomic-submit.ts';
+import { sqliteAtomicEnqueue } from '../../src/adapters/sqlite/sqlite-atomic-enqueue.ts';
 import { SqliteChangeFeed } from '../../src/adapters/sqlite/sqlite-change-feed.ts';
 import { SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.ts';
 import { SqliteTaskQueue } from '../../src/adapters/sqlite/sqlite-task-queue.ts';
@@ -102,13 +102,18 @@ export async function openEngine(options: EngineOptions = {}) {
   const submitTasks = makeSubmitTasks({
     store,
     queue,
-    atomic: sqliteAtomicSubmit(store, queue),
+    atomic: sqliteAtomicEnqueue(store, queue),
     registry,
     clock: systemClock,
     logger,
   });
   const cancelTask = makeCancelTask({ store, clock: systemClock, retentionSeconds: config.retentionSeconds });
-  const retryTask = makeRetryTask({ store, queue, clock: systemClock });
+  const retryTask = makeRetryTask({
+    store,
+    queue,
+    atomic: sqliteAtomicEnqueue(store, queue),
+    clock: systemClock,
+  });
   const processDelivery = makeProcessDelivery({
     store,
     messages: queue,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sqliteAtomicSubmit } from '../../src/adapters/sqlite/sqlite-atomic-submit.ts';
+import { sqliteAtomicEnqueue } from '../../src/adapters/sqlite/sqlite-atomic-enqueue.ts';
 import { SqliteTaskQueue } from '../../src/adapters/sqlite/sqlite-task-queue.ts';
 import { SqliteTaskStore } from '../../src/adapters/sqlite/sqlite-task-store.ts';
 import { decodeTaskMessage } from '../../src/domain/task.ts';
@@ -42,7 +42,7 @@ describe.each([
     const submit = makeSubmitTasks({
       store,
       queue: overrides.send ? { send: overrides.send } : queue,
-      ...(atomic ? { atomic: sqliteAtomicSubmit(store, queue) } : {}),
+      ...(atomic ? { atomic: sqliteAtomicEnqueue(store, queue) } : {}),
       registry,
       clock,
       logger,
@@ -312,7 +312,7 @@ describe('makeSubmitTasks in one transaction', () => {
     const submit = makeSubmitTasks({
       store,
       queue,
-      atomic: sqliteAtomicSubmit(store, queue),
+      atomic: sqliteAtomicEnqueue(store, queue),
       registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
       clock: manualClock(),
       logger: recordingLogger(),
@@ -333,7 +333,7 @@ describe('makeSubmitTasks in one transaction', () => {
     const submit = makeSubmitTasks({
       store,
       queue,
-      atomic: sqliteAtomicSubmit(store, queue),
+      atomic: sqliteAtomicEnqueue(store, queue),
       registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
       clock: manualClock(),
       logger: recordingLogger(),

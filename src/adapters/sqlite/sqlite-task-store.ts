@@ -127,7 +127,7 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
   }
 
   /**
-   * Like create, and runs `also` with the results in the same transaction (see SqliteAtomicSubmit):
+   * Like create, and runs `also` with the results in the same transaction (see sqliteAtomicEnqueue):
    * when `also` throws, nothing of the call is stored.
    */
   createWith(items: readonly NewTask[], also: (results: CreateResult[]) => void): Promise<CreateResult[]> {
@@ -207,21 +207,42 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
   }
 
   update(id: string, patch: TaskPatch, condition: UpdateCondition, now: string): Promise<Task> {
+    return this.#db.write(() => this.#update(id, patch, condition, now));
+  }
+
+  /**
+   * Like update, and runs `also` with the new task in the same transaction (see sqliteAtomicEnqueue):
+   * when `also` throws, the update is not stored either.
+   */
+  updateWith(
+    id: string,
+    patch: TaskPatch,
+    condition: UpdateCondition,
+    now: string,
+    also: (task: Task) => void,
+  ): Promise<Task> {
     return this.#db.write(() => {
-      const remembered = this.#recent.get(id);
-      if (remembered) {
-        let applied: ReturnType<typeof applyUpdate> | undefined;
-        try {
-          applied = applyUpdate(id, remembered, patch, condition, now);
-        } catch {
-          // The condition may hold for the stored task: decide on a fresh read below.
-        }
-        if (applied && this.#write(applied.previous, applied.next)) return applied.next;
-      }
-      const { previous, next } = applyUpdate(id, this.#read(id), patch, condition, now);
-      this.#write(previous, next);
-      return next;
+      const task = this.#update(id, patch, condition, now);
+      also(task);
+      return task;
     });
+  }
+
+  /** Inside a write: applies the patch if the condition holds (see update). */
+  #update(id: string, patch: TaskPatch, condition: UpdateCondition, now: string): Task {
+    const remembered = this.#recent.get(id);
+    if (remembered) {
+      let applied: ReturnType<typeof applyUpdate> | undefined;
+      try {
+        applied = applyUpdate(id, remembered, patch, condition, now);
+      } catch {
+        // The condition may hold for the stored task: decide on a fresh read below.
+      }
+      if (applied && this.#write(applied.previous, applied.next)) return applied.next;
+    }
+    const { previous, next } = applyUpdate(id, this.#read(id), patch, condition, now);
+    this.#write(previous, next);
+    return next;
   }
 
   /** Stores `next` over `previous` if the row is still at previous's version; false if it is not. */
