@@ -325,6 +325,16 @@ describe('makeSubmitTasks in one transaction', () => {
     expect(woken).toEqual([]);
   });
 
+  it('refuses a store and a queue on two databases, whose writes could not share a transaction', () => {
+    const other = tempSqlite();
+    try {
+      const queue = new SqliteTaskQueue(other.db, manualClock(), { maxReceiveCount: 10 });
+      expect(() => sqliteAtomicEnqueue(new SqliteTaskStore(sqlite.db), queue)).toThrow(/same SqliteDatabase/);
+    } finally {
+      other.cleanup();
+    }
+  });
+
   it('wakes the queue listeners once the tasks and messages committed', async () => {
     const store = new SqliteTaskStore(sqlite.db);
     const queue = new SqliteTaskQueue(sqlite.db, manualClock(), { maxReceiveCount: 10 });

@@ -17,6 +17,10 @@ import type { SqliteTaskStore } from './sqlite-task-store.ts';
  * either.
  */
 export function sqliteAtomicEnqueue(store: SqliteTaskStore, queue: SqliteTaskQueue): AtomicEnqueue {
+  // On two databases the messages would commit on their own, outside the task's transaction.
+  if (store.database !== queue.database) {
+    throw new Error('sqliteAtomicEnqueue needs a store and a queue on the same SqliteDatabase');
+  }
   return {
     async createQueued(
       items: readonly NewTask[],

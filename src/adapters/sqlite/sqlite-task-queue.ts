@@ -51,6 +51,11 @@ export class SqliteTaskQueue implements TaskQueue {
     this.#options = options;
   }
 
+  /** The database this queue writes to. */
+  get database(): SqliteDatabase {
+    return this.#db;
+  }
+
   /** Called after a send commits (the local poller wakes on it). */
   onSent(listener: () => void): void {
     this.#sentListeners.push(listener);

@@ -76,6 +76,11 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
     });
   }
 
+  /** The database this store writes to (a queue on the same one can join its transactions). */
+  get database(): SqliteDatabase {
+    return this.#db;
+  }
+
   #remember(task: Task): void {
     this.#recent.delete(task.id);
     if (isFinal(task.status)) return;
