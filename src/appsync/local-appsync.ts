@@ -260,6 +260,11 @@ export class LocalAppSync {
       } else {
         field.resolve = async (source, args, context: LocalRequestContext, info) => {
           if (!allowed.has(context.auth.mode)) throw unauthorizedError(field.name, config.typeName);
+          // A subscription event is the publishing mutation's response: resolvers of nested fields do
+          // not run for it, and a field the mutation did not select arrives as null (as on AppSync).
+          if (info.operation.operation === 'subscription') {
+            return (source as Record<string, unknown> | null)?.[info.fieldName] ?? null;
+          }
           const value = await this.#runUnit(config, resolver, source, args, context, info);
           if (
             config.typeName === 'Mutation' &&
