@@ -254,7 +254,7 @@ describe.each([
   });
 });
 
-describe('makeSubmitTasks one after the other, when the enqueue fails', () => {
+describe('makeSubmitTasks, where the two wirings differ', () => {
   let sqlite: ReturnType<typeof tempSqlite>;
 
   beforeEach(() => {
@@ -265,7 +265,7 @@ describe('makeSubmitTasks one after the other, when the enqueue fails', () => {
     sqlite.cleanup();
   });
 
-  it('logs the removal of the tasks it stored', async () => {
+  it('one after the other: logs the removal of the tasks it stored', async () => {
     const store = new SqliteTaskStore(sqlite.db);
     const logger = recordingLogger();
     const submit = makeSubmitTasks({
@@ -283,20 +283,7 @@ describe('makeSubmitTasks one after the other, when the enqueue fails', () => {
     );
     expect((await store.list({}, 10, null)).items).toEqual([]);
   });
-});
-
-describe('makeSubmitTasks in one transaction', () => {
-  let sqlite: ReturnType<typeof tempSqlite>;
-
-  beforeEach(() => {
-    sqlite = tempSqlite();
-  });
-
-  afterEach(() => {
-    sqlite.cleanup();
-  });
-
-  it('stores nothing when the message insert fails, so no removal is needed (one that would fail too)', async () => {
+  it('in one transaction: stores nothing when the message insert fails, so no removal is needed (one that would fail too)', async () => {
     // One after the other, a full disk can refuse the enqueue and then the removal too, leaving a
     // stored task the caller was told failed. In one transaction there is nothing to remove: the
     // refused removal (the second trigger) is never attempted. RAISE(ABORT) fails the one write, as a
@@ -325,7 +312,7 @@ describe('makeSubmitTasks in one transaction', () => {
     expect(woken).toEqual([]);
   });
 
-  it('refuses a store and a queue on two databases, whose writes could not share a transaction', () => {
+  it('in one transaction: refuses a store and a queue on two databases, whose writes could not share a transaction', () => {
     const other = tempSqlite();
     try {
       const queue = new SqliteTaskQueue(other.db, manualClock(), { maxReceiveCount: 10 });
@@ -335,7 +322,7 @@ describe('makeSubmitTasks in one transaction', () => {
     }
   });
 
-  it('wakes the queue listeners once the tasks and messages committed', async () => {
+  it('in one transaction: wakes the queue listeners once the tasks and messages committed', async () => {
     const store = new SqliteTaskStore(sqlite.db);
     const queue = new SqliteTaskQueue(sqlite.db, manualClock(), { maxReceiveCount: 10 });
     const woken: number[] = [];

@@ -14,17 +14,26 @@ const TEMP_FILE = /^\..+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
  * temporary files from the others (by default, writeFileAtomic's). Returns how many went. A missing
  * folder has none.
  */
-export async function removeStaleTempFiles(
+export function removeStaleTempFiles(
   folder: string,
   olderThanMs: number,
   names: RegExp = TEMP_FILE,
+): Promise<number> {
+  return removeFilesWrittenBefore(folder, olderThanMs, names);
+}
+
+/** Removes the files of `folder` whose names match `names` and that were last written before `beforeMs`. */
+export async function removeFilesWrittenBefore(
+  folder: string,
+  beforeMs: number,
+  names: RegExp,
 ): Promise<number> {
   let removed = 0;
   for (const name of await namesIn(folder)) {
     if (!names.test(name)) continue;
     const path = join(folder, name);
     const info = await stat(path).catch(() => null);
-    if (info && info.mtimeMs < olderThanMs) {
+    if (info && info.mtimeMs < beforeMs) {
       await rm(path, { force: true });
       removed += 1;
     }

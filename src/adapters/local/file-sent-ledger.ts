@@ -1,8 +1,16 @@
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { SENT_RECORD_KEEP_SECONDS, type SentEmailLedger, type SentEmailRecord } from '../../ports/mailer.ts';
-import { STALE_TEMP_FILE_MS, namesIn, removeStaleTempFiles, writeFileAtomic } from './atomic-file.ts';
+import {
+  STALE_TEMP_FILE_MS,
+  removeFilesWrittenBefore,
+  removeStaleTempFiles,
+  writeFileAtomic,
+} from './atomic-file.ts';
+
+/** A record's file: `<taskId>.json` (temporary files start with a dot). */
+const RECORD_FILE = /^[^.].*\.json$/;
 
 const recordSchema = z.object({
   messageId: z.string(),
@@ -64,19 +72,14 @@ export function makeFileSentLedger(options: {
     },
 
     async prune(nowMs: number) {
-      const keepFrom = nowMs - SENT_RECORD_KEEP_SECONDS * 1000;
-      let removed = await removeStaleTempFiles(folder, nowMs - STALE_TEMP_FILE_MS);
-      for (const name of await namesIn(folder)) {
-        if (!name.endsWith('.json') || name.startsWith('.')) continue;
-        const path = join(folder, name);
-        // The file's time is when the record was written (a rewrite renews it).
-        const info = await stat(path).catch(() => null);
-        if (info && info.mtimeMs < keepFrom) {
-          await rm(path, { force: true });
-          removed += 1;
-        }
-      }
-      return removed;
+      const temporary = await removeStaleTempFiles(folder, nowMs - STALE_TEMP_FILE_MS);
+      // A record file's time is when it was written (a rewrite renews it).
+      const records = await removeFilesWrittenBefore(
+        folder,
+        nowMs - SENT_RECORD_KEEP_SECONDS * 1000,
+        RECORD_FILE,
+      );
+      return temporary + records;
     },
   };
 }
