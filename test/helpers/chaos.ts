@@ -13,6 +13,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -930,15 +931,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const sentFiles = list(sentDir).filter((f) => f.endsWith('.json') && !f.startsWith('.'));
     const leftoverTempFiles = [...list(outbox), ...list(sentDir)].filter((f) => f.endsWith('.tmp')).length;
     const emlByTask = new Map<string, string[]>();
+    // `<taskId>.eml`, one name per task; any other .eml name counts as a file of the task it names.
     for (const file of emlFiles) {
-      const id = file.slice(file.indexOf('-') + 1, -'.eml'.length);
+      const id = file.slice(0, -'.eml'.length);
       emlByTask.set(id, [...(emlByTask.get(id) ?? []), file]);
     }
-    // `<yyyymmddThhmmssmmmZ>-<taskId>.eml`: the outbox mailer stamps the file before writing it.
-    const stampOf = (file: string) => {
-      const m = /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)(\d{3})Z-/.exec(file);
-      return m ? Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!) : NaN;
-    };
+    // When a copy was written: the file's time (the outbox mailer never rewrites a file).
+    const stampOf = (file: string) => statSync(join(outbox, file)).mtimeMs;
     const inCrashWindow: ChaosReport['emails']['inCrashWindow'] = [];
     for (const id of emailIds) {
       const files = (emlByTask.get(id) ?? []).sort();

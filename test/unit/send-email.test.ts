@@ -12,7 +12,7 @@ import { ConfigurationError, PermanentTaskError } from '../../src/domain/errors.
 import type { Logger, TaskContext } from '../../src/domain/task-type.ts';
 import type { BlobStore } from '../../src/ports/blob-store.ts';
 import type { Clock } from '../../src/ports/clock.ts';
-import type { Mailer, SentEmailLedger } from '../../src/ports/mailer.ts';
+import type { Mailer, OutgoingEmail, SentEmailLedger } from '../../src/ports/mailer.ts';
 import {
   MAX_ATTACHMENT_BYTES,
   makeSendEmailTaskType,
@@ -272,7 +272,7 @@ const basePayload = {
 
 function outboxSetup(options: { ledger?: SentEmailLedger; maxRecipients?: number; clock?: Clock } = {}) {
   const clock = options.clock ?? fixedClock;
-  const mailer = makeOutboxMailer({ dataDir, logger: silentLogger, clock });
+  const mailer = makeOutboxMailer({ dataDir, logger: silentLogger });
   const ledger = options.ledger ?? makeFileSentLedger({ dataDir });
   const taskType = makeSendEmailTaskType({
     mailer,
@@ -293,7 +293,7 @@ async function outboxFiles(): Promise<string[]> {
 }
 
 describe('SEND_EMAIL with the outbox mailer', () => {
-  it('writes one .eml file named <timestamp>-<taskId> with the From, To, Cc, Reply-To, Subject and Message-ID headers', async () => {
+  it('writes one .eml file named <taskId>.eml with the From, To, Cc, Reply-To, Subject and Message-ID headers', async () => {
     // prepare
     const { taskType } = outboxSetup();
 
@@ -301,10 +301,8 @@ describe('SEND_EMAIL with the outbox mailer', () => {
     const result = await run(taskType, basePayload, contextFor('task-1'));
 
     // assess
-    expect(await outboxFiles()).toEqual(['20300102T030405678Z-task-1.eml']);
-    const message = parseMime(
-      await readFile(join(dataDir, 'outbox', '20300102T030405678Z-task-1.eml'), 'utf8'),
-    );
+    expect(await outboxFiles()).toEqual(['task-1.eml']);
+    const message = parseMime(await readFile(join(dataDir, 'outbox', 'task-1.eml'), 'utf8'));
     expect(addressesIn(header(message, 'from'))).toEqual(['queue@example.com']);
     expect(addressesIn(header(message, 'to'))).toEqual(['ada@example.com', 'bob@example.com']);
     expect(addressesIn(header(message, 'cc'))).toEqual(['cy@example.com']);
@@ -317,7 +315,7 @@ describe('SEND_EMAIL with the outbox mailer', () => {
       rejected: [],
       transport: 'outbox',
       sentAt: '2030-01-02T03:04:05.678Z',
-      outboxFile: join(dataDir, 'outbox', '20300102T030405678Z-task-1.eml'),
+      outboxFile: join(dataDir, 'outbox', 'task-1.eml'),
     });
   });
 
@@ -403,6 +401,35 @@ describe('SEND_EMAIL with the outbox mailer', () => {
     expect(bodyOfType(message, 'text/plain')).toBe('Hello in plain text.');
   });
 
+  it('writes no second file when a task comes back after its file was written but before its sent record', async () => {
+    // prepare: the mailer wrote the file, then the process died before the ledger recorded it
+    const mailer = makeOutboxMailer({ dataDir, logger: silentLogger });
+    const message: OutgoingEmail = {
+      taskId: 'task-crash',
+      messageId: '<task-crash@task-queue>',
+      from: 'queue@example.com',
+      to: ['ada@example.com'],
+      cc: [],
+      bcc: [],
+      subject: 'Quarterly report',
+      text: 'Hello.',
+      attachments: [],
+    };
+    const first = await mailer.send(message);
+    const written = await readFile(first.outboxFile!, 'utf8');
+
+    // act: the re-delivery, in a new instance
+    const second = await makeOutboxMailer({ dataDir, logger: silentLogger }).send({
+      ...message,
+      subject: 'changed meanwhile',
+    });
+
+    // assess
+    expect(await outboxFiles()).toEqual(['task-crash.eml']);
+    expect(second.outboxFile).toBe(first.outboxFile);
+    expect(await readFile(first.outboxFile!, 'utf8')).toBe(written);
+  });
+
   it('does not send again when the same task is delivered a second time, and returns the first result', async () => {
     // prepare
     const { taskType } = outboxSetup();
@@ -418,7 +445,7 @@ describe('SEND_EMAIL with the outbox mailer', () => {
     );
 
     // assess
-    expect(await outboxFiles()).toEqual(['20300102T030405678Z-task-again.eml']);
+    expect(await outboxFiles()).toEqual(['task-again.eml']);
     expect(second).toEqual(first);
     expect(second.messageId).toBe('<task-again@task-queue>');
   });
