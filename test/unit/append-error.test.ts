@@ -173,6 +173,7 @@ describe('util.appendError', () => {
     // response, so outputs (which the publisher does not select) arrives as null and nothing runs.
     lambdaAnswer = { data: [] };
     const callsBefore = lambdaCalls;
+    const subscribersBefore = appsync.hub.size;
     const query = `subscription { onTaskUpdated(id: "${TASK_ID}") { id status outputs { key } } }`;
     const overWs: unknown[] = [];
     const client = createClient({
@@ -194,9 +195,13 @@ describe('util.appendError', () => {
     const reader = sse.body!.getReader();
     let sseText = '';
     try {
-      await new Promise((r) => setTimeout(r, 300));
+      // Both subscriptions are registered before anything is published.
+      const registered = Date.now() + 10_000;
+      while (appsync.hub.size < subscribersBefore + 2 && Date.now() < registered)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(appsync.hub.size).toBe(subscribersBefore + 2);
       for (const status of ['RUNNING', 'SUCCEEDED']) await publish(status);
-      const deadline = Date.now() + 5000;
+      const deadline = Date.now() + 10_000;
       while ((overWs.length < 2 || (sseText.match(/^data:/gm) ?? []).length < 2) && Date.now() < deadline) {
         const chunk = await Promise.race([
           reader.read(),
