@@ -256,25 +256,33 @@ describe.each([
 
 describe('makeSubmitTasks, where the two wirings differ', () => {
   let sqlite: ReturnType<typeof tempSqlite>;
+  let store: SqliteTaskStore;
+  let queue: SqliteTaskQueue;
 
   beforeEach(() => {
     sqlite = tempSqlite();
+    store = new SqliteTaskStore(sqlite.db);
+    queue = new SqliteTaskQueue(sqlite.db, manualClock(), { maxReceiveCount: 10 });
   });
 
   afterEach(() => {
     sqlite.cleanup();
   });
 
-  it('one after the other: logs the removal of the tasks it stored', async () => {
-    const store = new SqliteTaskStore(sqlite.db);
-    const logger = recordingLogger();
-    const submit = makeSubmitTasks({
+  /** The submit use case one after the other over `send`, or in one transaction over the queue. */
+  function submitter(wiring: { send: () => Promise<void> } | 'atomic', logger = recordingLogger()) {
+    return makeSubmitTasks({
       store,
-      queue: { send: () => Promise.reject(new Error('queue is down')) },
+      ...(wiring === 'atomic' ? { queue, atomic: sqliteAtomicEnqueue(store, queue) } : { queue: wiring }),
       registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
       clock: manualClock(),
       logger,
     });
+  }
+
+  it('one after the other: logs the removal of the tasks it stored', async () => {
+    const logger = recordingLogger();
+    const submit = submitter({ send: () => Promise.reject(new Error('queue is down')) }, logger);
 
     await expect(submit([ok], 'inputs', at)).rejects.toThrow('queue is down');
 
@@ -283,27 +291,19 @@ describe('makeSubmitTasks, where the two wirings differ', () => {
     );
     expect((await store.list({}, 10, null)).items).toEqual([]);
   });
+
   it('in one transaction: stores nothing when the message insert fails, so no removal is needed (one that would fail too)', async () => {
     // One after the other, a full disk can refuse the enqueue and then the removal too, leaving a
     // stored task the caller was told failed. In one transaction there is nothing to remove: the
     // refused removal (the second trigger) is never attempted. RAISE(ABORT) fails the one write, as a
     // full disk fails the group's commit; either way the transaction holds tasks and messages together.
-    const store = new SqliteTaskStore(sqlite.db);
-    const queue = new SqliteTaskQueue(sqlite.db, manualClock(), { maxReceiveCount: 10 });
     sqlite.db.db.exec(
       "CREATE TRIGGER disk_full_messages BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;" +
         "CREATE TRIGGER disk_full_deletes BEFORE DELETE ON tasks BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
     );
     const woken: number[] = [];
     queue.onSent(() => woken.push(1));
-    const submit = makeSubmitTasks({
-      store,
-      queue,
-      atomic: sqliteAtomicEnqueue(store, queue),
-      registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
-      clock: manualClock(),
-      logger: recordingLogger(),
-    });
+    const submit = submitter('atomic');
 
     await expect(submit([ok, ok], 'inputs', at)).rejects.toThrow('database or disk is full');
 
@@ -315,26 +315,17 @@ describe('makeSubmitTasks, where the two wirings differ', () => {
   it('in one transaction: refuses a store and a queue on two databases, whose writes could not share a transaction', () => {
     const other = tempSqlite();
     try {
-      const queue = new SqliteTaskQueue(other.db, manualClock(), { maxReceiveCount: 10 });
-      expect(() => sqliteAtomicEnqueue(new SqliteTaskStore(sqlite.db), queue)).toThrow(/same SqliteDatabase/);
+      const elsewhere = new SqliteTaskQueue(other.db, manualClock(), { maxReceiveCount: 10 });
+      expect(() => sqliteAtomicEnqueue(store, elsewhere)).toThrow(/same SqliteDatabase/);
     } finally {
       other.cleanup();
     }
   });
 
   it('in one transaction: wakes the queue listeners once the tasks and messages committed', async () => {
-    const store = new SqliteTaskStore(sqlite.db);
-    const queue = new SqliteTaskQueue(sqlite.db, manualClock(), { maxReceiveCount: 10 });
     const woken: number[] = [];
     queue.onSent(() => woken.push(queue.depth().visible));
-    const submit = makeSubmitTasks({
-      store,
-      queue,
-      atomic: sqliteAtomicEnqueue(store, queue),
-      registry: new TaskTypeRegistry(BUILT_IN_TASK_TYPES),
-      clock: manualClock(),
-      logger: recordingLogger(),
-    });
+    const submit = submitter('atomic');
 
     await submit([ok, ok, ok], 'inputs', at);
 
