@@ -242,13 +242,13 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
                   void worker.terminate();
                 }
               });
-              const started = processors.at(-1)!;
-              undo.push(() => started.stop(0));
               // Resolved on exit, with the count the thread reported (0 if it died without one).
               worker.once('exit', () => resolveStop(left));
               worker.postMessage({ type: 'stop', graceMs });
             }),
         });
+        const started = processors.at(-1)!;
+        undo.push(() => started.stop(0));
       }
     }
     queue.onSent(() => {
