@@ -49,17 +49,11 @@ export interface ApiPorts {
 /** Every use case the resolver handler serves, over `ports`: the resolver Lambda and the local runtime both wire it so. */
 export function apiUseCases(ports: ApiPorts): ApiResolverDeps {
   const { store, queue, atomicEnqueue, blobs, registry, clock, logger, retentionSeconds } = ports;
+  const atomic = atomicEnqueue ? { atomic: atomicEnqueue } : {};
   return {
-    submitTasks: makeSubmitTasks({
-      store,
-      queue,
-      ...(atomicEnqueue ? { atomic: atomicEnqueue } : {}),
-      registry,
-      clock,
-      logger,
-    }),
+    submitTasks: makeSubmitTasks({ store, queue, ...atomic, registry, clock, logger }),
     cancelTask: makeCancelTask({ store, clock, retentionSeconds }),
-    retryTask: makeRetryTask({ store, queue, ...(atomicEnqueue ? { atomic: atomicEnqueue } : {}), clock }),
+    retryTask: makeRetryTask({ store, queue, ...atomic, clock }),
     getTask: makeGetTask({ store, clock }),
     listTasks: makeListTasks({ store }),
     queueStats: makeQueueStats({ store, clock }),

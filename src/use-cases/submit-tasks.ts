@@ -5,8 +5,8 @@ import { encodeTaskMessage, isoFromMillis, type Task } from '../domain/task.ts';
 import { TaskStatus } from '../domain/task-status.ts';
 import type { TaskTypeRegistry } from '../domain/task-type-registry.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { TaskQueue } from '../ports/task-queue.ts';
-import type { AtomicEnqueue, NewTask, TaskStore } from '../ports/task-store.ts';
+import type { OutgoingMessage, TaskQueue } from '../ports/task-queue.ts';
+import type { AtomicEnqueue, CreateResult, NewTask, TaskStore } from '../ports/task-store.ts';
 import type { Logger } from '../domain/task-type.ts';
 
 /** One submission as the API receives it. `payload` is parsed JSON (AppSync parses AWSJSON arguments). */
@@ -58,6 +58,27 @@ export function makeSubmitTasks(deps: SubmitTasksDeps) {
   // Time-ordered ids (UUID version 7): new tasks sit side by side in the store's primary index,
   // so writing and updating recent tasks touches few pages, and ids sort by submission time.
   const newId = deps.newId ?? (() => uuidv7());
+
+  /** Stores, then sends; when the send fails, removes the tasks just stored and passes the error on. */
+  async function createThenEnqueue(
+    items: readonly NewTask[],
+    messagesFor: (tasks: Task[]) => OutgoingMessage[],
+  ): Promise<CreateResult[]> {
+    const results = await deps.store.create(items);
+    const created = results.filter((r) => r.created).map((r) => r.task);
+    if (created.length === 0) return results;
+    try {
+      await deps.queue.send(messagesFor(created));
+    } catch (error) {
+      deps.logger.error('enqueue failed; removing the tasks just stored', {
+        taskIds: created.map((t) => t.id),
+        error: String(error),
+      });
+      await Promise.allSettled(created.map((task) => deps.store.deleteUnqueued(task.id, task.version)));
+      throw error;
+    }
+    return results;
+  }
 
   /**
    * @param listPath where the list sits in the request, for error paths (e.g. `inputs`)
@@ -162,27 +183,11 @@ export function makeSubmitTasks(deps: SubmitTasksDeps) {
         body: encodeTaskMessage({ taskId: task.id }),
         delaySeconds: Math.max(0, Math.ceil((Date.parse(task.runAt) - nowMs) / 1000)),
       }));
-    if (deps.atomic) {
-      const results = await deps.atomic.createQueued(items, messagesFor);
-      for (const { task, created } of results)
-        if (created) deps.logger.debug('task QUEUED', { taskId: task.id, type: task.type });
-      return results.map((r) => r.task);
-    }
-    const results = await deps.store.create(items);
-    const created = results.filter((r) => r.created).map((r) => r.task);
-    if (created.length > 0) {
-      try {
-        await deps.queue.send(messagesFor(created));
-      } catch (error) {
-        deps.logger.error('enqueue failed; removing the tasks just stored', {
-          taskIds: created.map((t) => t.id),
-          error: String(error),
-        });
-        await Promise.allSettled(created.map((task) => deps.store.deleteUnqueued(task.id, task.version)));
-        throw error;
-      }
-    }
-    for (const task of created) deps.logger.debug('task QUEUED', { taskId: task.id, type: task.type });
+    const results = deps.atomic
+      ? await deps.atomic.createQueued(items, messagesFor)
+      : await createThenEnqueue(items, messagesFor);
+    for (const { task, created } of results)
+      if (created) deps.logger.debug('task QUEUED', { taskId: task.id, type: task.type });
     return results.map((r) => r.task);
   };
 }
