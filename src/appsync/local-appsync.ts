@@ -54,7 +54,8 @@ export interface LocalRequestContext {
 /**
  * An operation's result with the errors its resolvers appended (`util.appendError`) added to
  * `errors`, after those of the execution itself, as AppSync returns them: the data stays. Takes them
- * out of the context: a subscription's events share one context, and each reports its own.
+ * out of the context, so each is reported once. (Subscription events run no resolvers, so they have
+ * none to report.)
  */
 export function withAppendedErrors(result: ExecutionResult, context: unknown): ExecutionResult {
   const appended = (context as Partial<LocalRequestContext> | null | undefined)?.appendedErrors?.splice(0);

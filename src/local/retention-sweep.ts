@@ -1,5 +1,9 @@
 import { join } from 'node:path';
-import { STALE_TEMP_FILE_MS, removeStaleTempFiles } from '../adapters/local/atomic-file.ts';
+import {
+  STALE_TEMP_FILE_MS,
+  removeFilesWrittenBefore,
+  removeStaleTempFiles,
+} from '../adapters/local/atomic-file.ts';
 import { makeFileSentLedger } from '../adapters/local/file-sent-ledger.ts';
 import type { SqliteTaskQueue } from '../adapters/sqlite/sqlite-task-queue.ts';
 import type { SqliteTaskStore } from '../adapters/sqlite/sqlite-task-store.ts';
@@ -53,7 +57,7 @@ export function makeRetentionSweep(options: {
       filesSweptAt = nowMs;
       counts.sentRecords = await ledger.prune(nowMs);
       counts.outboxTempFiles = await removeStaleTempFiles(outbox, nowMs - STALE_TEMP_FILE_MS);
-      counts.blobTempFiles = await removeStaleTempFiles(
+      counts.blobTempFiles = await removeFilesWrittenBefore(
         join(options.dataDir, 'blobs', '.tmp'),
         nowMs - STALE_TEMP_FILE_MS,
         BLOB_TEMP_FILE,

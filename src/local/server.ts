@@ -263,18 +263,6 @@ export async function startServer(
         },
       };
     },
-    // Subscriptions over SSE: each event reports what its own resolvers appended.
-    onSubscribe({ args }) {
-      return {
-        onSubscribeResult() {
-          return {
-            onNext({ result, setResult }) {
-              setResult(withAppendedErrors(result, args.contextValue));
-            },
-          };
-        },
-      };
-    },
     onResultProcess({ result, setResult }) {
       if (!Array.isArray(result) && result && typeof result === 'object' && 'errors' in result) {
         setResult(appSyncHttpResult(result as ExecutionResult));

@@ -9,20 +9,17 @@ export const STALE_TEMP_FILE_MS = 60 * 60 * 1000;
 const TEMP_FILE = /^\..+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/;
 
 /**
- * Removes the temporary files of writes that a crash (kill -9, power loss) left in `folder` and that
- * were last written before `olderThanMs`; a write still running is younger. `names` tells the
- * temporary files from the others (by default, writeFileAtomic's). Returns how many went. A missing
- * folder has none.
+ * Removes the temporary files of writeFileAtomic that a crash (kill -9, power loss) left in `folder`
+ * and that were last written before `olderThanMs`; a write still running is younger.
  */
-export function removeStaleTempFiles(
-  folder: string,
-  olderThanMs: number,
-  names: RegExp = TEMP_FILE,
-): Promise<number> {
-  return removeFilesWrittenBefore(folder, olderThanMs, names);
+export function removeStaleTempFiles(folder: string, olderThanMs: number): Promise<number> {
+  return removeFilesWrittenBefore(folder, olderThanMs, TEMP_FILE);
 }
 
-/** Removes the files of `folder` whose names match `names` and that were last written before `beforeMs`. */
+/**
+ * Removes the files of `folder` whose names match `names` and that were last written before
+ * `beforeMs`. Returns how many went; a missing folder has none.
+ */
 export async function removeFilesWrittenBefore(
   folder: string,
   beforeMs: number,
@@ -42,7 +39,7 @@ export async function removeFilesWrittenBefore(
 }
 
 /** The names in a folder; none when it does not exist (yet). */
-export async function namesIn(folder: string): Promise<string[]> {
+async function namesIn(folder: string): Promise<string[]> {
   try {
     return await readdir(folder);
   } catch (error) {
