@@ -37,6 +37,7 @@ import {
   basicFilter,
   enhancedFilter,
   type EventFilter,
+  type EventHub,
   type PublishedEvent,
 } from './subscription-hub.ts';
 
@@ -74,6 +75,11 @@ export interface LocalAppSyncOptions {
   logger: Logger;
   /** AppSync's default auth mode for fields without a directive. */
   defaultAuthMode?: AuthMode;
+  /**
+   * Where published events go and subscriptions are kept: a SubscriptionHub of its own unless given
+   * (a publisher thread gives a mirror of the API thread's subscribers).
+   */
+  hub?: EventHub;
 }
 
 /** Loads schema.graphql with the declarations AppSync builds in. */
@@ -186,7 +192,7 @@ function subscribedMutations(schema: GraphQLSchema): Map<string, string[]> {
  */
 export class LocalAppSync {
   readonly schema: GraphQLSchema;
-  readonly hub = new SubscriptionHub();
+  readonly hub: EventHub;
   readonly #options: LocalAppSyncOptions;
   readonly #resolvers = new Map<string, LoadedResolver>();
   readonly #publishingMutations = new Set<string>();
@@ -199,6 +205,7 @@ export class LocalAppSync {
 
   private constructor(options: LocalAppSyncOptions) {
     this.#options = options;
+    this.hub = options.hub ?? new SubscriptionHub();
     this.schema = buildSchema(loadSchemaSource(options.repoRoot));
     installAwsScalars(this.schema);
   }

@@ -3,13 +3,72 @@ import type { SubscriptionFilter } from './js-runtime/subscription-filter.ts';
 /** A published mutation response, narrowed to what the mutation selected. */
 export type PublishedEvent = Record<string, unknown>;
 
-/** A subscription's filter, and the event fields (dotted paths) it reads. */
-export type EventFilter = ((event: PublishedEvent) => boolean) & { readonly fields: readonly string[] };
+/** What a filter was made from, as data: another thread can build the same filter from it. */
+export type FilterSpec =
+  { kind: 'basic'; args: Record<string, unknown> } | { kind: 'enhanced'; filter: SubscriptionFilter };
+
+/** A subscription's filter, the event fields (dotted paths) it reads, and what it was made from. */
+export type EventFilter = ((event: PublishedEvent) => boolean) & {
+  readonly fields: readonly string[];
+  readonly spec: FilterSpec;
+};
+
+/** A subscriber as data: which mutations it takes, and its filter's spec. */
+export interface SubscriberSpec {
+  id: number;
+  mutations: readonly string[];
+  filter: FilterSpec;
+}
+
+/** A subscriber added, or the id of one gone. */
+export type SubscribersChange = { added: SubscriberSpec } | { removed: number };
+
+/**
+ * Told of every subscriber added or gone. A subscription starts only once the promise it returns has
+ * settled, so a mirror of the subscribers elsewhere knows of it before its subscriber is answered.
+ */
+export type SubscribersListener = (change: SubscribersChange) => Promise<void> | void;
 
 interface Subscriber {
+  id: number;
   mutations: ReadonlySet<string>;
   accepts: EventFilter;
   push: (event: PublishedEvent) => void;
+}
+
+/** What LocalAppSync needs of a hub: the API thread's SubscriptionHub, or a publisher thread's mirror. */
+export interface EventHub {
+  readonly size: number;
+  wouldAccept(mutation: string, event: PublishedEvent, decidable: (field: string) => boolean): boolean;
+  publish(mutation: string, event: PublishedEvent): void;
+  /** Resolves once the subscription is registered everywhere events are judged. */
+  subscribe(
+    mutations: readonly string[],
+    accepts: EventFilter,
+  ): AsyncIterableIterator<PublishedEvent> | Promise<AsyncIterableIterator<PublishedEvent>>;
+}
+
+/**
+ * False when no subscriber of `mutation` would accept `event`, judged only by filters that read
+ * `decidable` fields alone; a subscriber with any other filter counts as accepting.
+ */
+function anyWouldAccept(
+  subscribers: Iterable<Pick<Subscriber, 'mutations' | 'accepts'>>,
+  mutation: string,
+  event: PublishedEvent,
+  decidable: (field: string) => boolean,
+): boolean {
+  for (const s of subscribers) {
+    if (!s.mutations.has(mutation)) continue;
+    if (!s.accepts.fields.every(decidable)) return true;
+    try {
+      if (s.accepts(event)) return true;
+    } catch {
+      // A filter that cannot be evaluated: let the publish itself report it.
+      return true;
+    }
+  }
+  return false;
 }
 
 /** Most events a slow subscriber may have waiting; past it the subscription ends with an error. */
@@ -20,29 +79,27 @@ const MAX_BUFFERED_EVENTS = 10_000;
  * AppSync's: basic (each given argument equals the response field of the same name, an explicit
  * null included) unless the subscription resolver set an enhanced filter.
  */
-export class SubscriptionHub {
+export class SubscriptionHub implements EventHub {
   readonly #subscribers = new Set<Subscriber>();
+  #nextId = 1;
+  #listener: SubscribersListener | undefined;
 
   get size(): number {
     return this.#subscribers.size;
   }
 
-  /**
-   * False when no subscriber of `mutation` would accept `event`, judged only by filters that read
-   * `decidable` fields alone; a subscriber with any other filter counts as accepting.
-   */
+  /** Sets the one listener told of every subscriber added or gone (see SubscribersListener). */
+  onSubscribersChange(listener: SubscribersListener): void {
+    this.#listener = listener;
+  }
+
+  /** Every current subscriber as data. */
+  specs(): SubscriberSpec[] {
+    return [...this.#subscribers].map(specOf);
+  }
+
   wouldAccept(mutation: string, event: PublishedEvent, decidable: (field: string) => boolean): boolean {
-    for (const s of this.#subscribers) {
-      if (!s.mutations.has(mutation)) continue;
-      if (!s.accepts.fields.every(decidable)) return true;
-      try {
-        if (s.accepts(event)) return true;
-      } catch {
-        // A filter that cannot be evaluated: let the publish itself report it.
-        return true;
-      }
-    }
-    return false;
+    return anyWouldAccept(this.#subscribers, mutation, event, decidable);
   }
 
   publish(mutation: string, event: PublishedEvent): void {
@@ -51,12 +108,16 @@ export class SubscriptionHub {
     }
   }
 
-  subscribe(mutations: readonly string[], accepts: EventFilter): AsyncIterableIterator<PublishedEvent> {
+  subscribe(
+    mutations: readonly string[],
+    accepts: EventFilter,
+  ): AsyncIterableIterator<PublishedEvent> | Promise<AsyncIterableIterator<PublishedEvent>> {
     const buffer: PublishedEvent[] = [];
     let waiting: ((result: IteratorResult<PublishedEvent>) => void) | undefined;
     let failed: Error | undefined;
     let done = false;
     const subscriber: Subscriber = {
+      id: this.#nextId++,
       mutations: new Set(mutations),
       accepts,
       push: (event) => {
@@ -68,7 +129,7 @@ export class SubscriptionHub {
           failed = new Error(
             `subscriber fell ${MAX_BUFFERED_EVENTS} events behind; subscribe again and query for the current state`,
           );
-          this.#subscribers.delete(subscriber);
+          this.#remove(subscriber);
         } else {
           buffer.push(event);
         }
@@ -77,12 +138,12 @@ export class SubscriptionHub {
     this.#subscribers.add(subscriber);
     const finish = (): Promise<IteratorResult<PublishedEvent>> => {
       done = true;
-      this.#subscribers.delete(subscriber);
+      this.#remove(subscriber);
       if (waiting) waiting({ value: undefined, done: true });
       waiting = undefined;
       return Promise.resolve({ value: undefined, done: true });
     };
-    return {
+    const iterator: AsyncIterableIterator<PublishedEvent> = {
       next: () => {
         const event = buffer.shift();
         if (event) return Promise.resolve({ value: event, done: false });
@@ -101,7 +162,62 @@ export class SubscriptionHub {
         return this;
       },
     };
+    const told = this.#listener?.({ added: specOf(subscriber) });
+    return told ? told.then(() => iterator) : iterator;
   }
+
+  #remove(subscriber: Subscriber): void {
+    if (!this.#subscribers.delete(subscriber)) return;
+    void this.#listener?.({ removed: subscriber.id });
+  }
+}
+
+function specOf(subscriber: Subscriber): SubscriberSpec {
+  return { id: subscriber.id, mutations: [...subscriber.mutations], filter: subscriber.accepts.spec };
+}
+
+/**
+ * The subscribers of another thread's hub, as data, for judging there whether an event would reach
+ * anyone (wouldAccept). It serves no subscription itself: `publish` hands events to `deliver`, which
+ * sends them to the thread that holds the subscribers.
+ */
+export class MirroredSubscriptionHub implements EventHub {
+  readonly #subscribers = new Map<number, Pick<Subscriber, 'mutations' | 'accepts'>>();
+  readonly #deliver: (mutation: string, event: PublishedEvent) => void;
+
+  constructor(deliver: (mutation: string, event: PublishedEvent) => void) {
+    this.#deliver = deliver;
+  }
+
+  get size(): number {
+    return this.#subscribers.size;
+  }
+
+  apply(change: SubscribersChange): void {
+    if ('added' in change) {
+      const { id, mutations, filter } = change.added;
+      this.#subscribers.set(id, { mutations: new Set(mutations), accepts: filterFromSpec(filter) });
+    } else {
+      this.#subscribers.delete(change.removed);
+    }
+  }
+
+  wouldAccept(mutation: string, event: PublishedEvent, decidable: (field: string) => boolean): boolean {
+    return anyWouldAccept(this.#subscribers.values(), mutation, event, decidable);
+  }
+
+  publish(mutation: string, event: PublishedEvent): void {
+    this.#deliver(mutation, event);
+  }
+
+  subscribe(): never {
+    throw new Error('subscriptions are served by the API thread, not by a mirror of its subscribers');
+  }
+}
+
+/** Builds the filter a spec describes. */
+export function filterFromSpec(spec: FilterSpec): EventFilter {
+  return spec.kind === 'basic' ? basicFilter(spec.args) : enhancedFilter(spec.filter);
 }
 
 /** Basic filtering: every argument the subscriber gave must equal the event's field. */
@@ -109,7 +225,7 @@ export function basicFilter(args: Record<string, unknown>): EventFilter {
   const entries = Object.entries(args);
   return Object.assign(
     (event: PublishedEvent) => entries.every(([name, value]) => (event[name] ?? null) === value),
-    { fields: Object.keys(args) },
+    { fields: Object.keys(args), spec: { kind: 'basic', args } as const },
   );
 }
 
@@ -167,6 +283,9 @@ export function enhancedFilter(filter: SubscriptionFilter): EventFilter {
           matchRule(fieldValue(event, rule.fieldName), rule.operator, rule.value),
         ),
       ),
-    { fields: filter.filterGroup.flatMap((group) => group.filters.map((rule) => rule.fieldName)) },
+    {
+      fields: filter.filterGroup.flatMap((group) => group.filters.map((rule) => rule.fieldName)),
+      spec: { kind: 'enhanced', filter } as const,
+    },
   );
 }

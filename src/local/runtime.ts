@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { LocalAppSync } from '../appsync/local-appsync.ts';
+import { SubscriptionHub } from '../appsync/subscription-hub.ts';
 import { makeConsoleLogger } from '../adapters/local/console-logger.ts';
 import { FsBlobStore } from '../adapters/local/fs-blob-store.ts';
 import { InProcessUpdatePublisher } from '../adapters/local/in-process-update-publisher.ts';
@@ -23,6 +24,7 @@ import { BUILT_IN_TASK_TYPES } from '../task-types/built-in.ts';
 import { ChangeFeedPump } from './change-feed-pump.ts';
 import { startCheckpointer } from './checkpointer.ts';
 import { makeProcessor } from './processor.ts';
+import { PublisherThread } from './publisher-thread.ts';
 import { startServer } from './server.ts';
 import { pidAlive } from './pid-alive.ts';
 import { makeRetentionSweep } from './retention-sweep.ts';
@@ -171,23 +173,40 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
         retentionSeconds,
       }),
     );
+    const hub = new SubscriptionHub();
     const appsync = await LocalAppSync.create({
       repoRoot: REPO_ROOT,
       logger,
+      hub,
       dataSources: {
         API_LAMBDA: lambdaDataSource((payload) => apiHandler(payload as ApiResolverEvent)),
         TASKS_TABLE: tasksTableDataSource((id) => store.get(id)),
       },
     });
 
-    const pump = new ChangeFeedPump({
-      feed: new SqliteChangeFeed(db, { written: store }),
-      handler: makePublishUpdatesHandler({ publisher: new InProcessUpdatePublisher(appsync), logger }),
-      logger,
-    });
-    db.onCommit(() => pump.poke());
-    pump.poke();
-    undo.push(() => pump.stop());
+    // The change feed and the publisher: a thread of their own beside the processor threads, or
+    // this thread when WORKER_THREADS is 0.
+    let publisher: { poke(): void; stop(): Promise<void> };
+    if (config.WORKER_THREADS === 0) {
+      const pump = new ChangeFeedPump({
+        feed: new SqliteChangeFeed(db, { written: store }),
+        handler: makePublishUpdatesHandler({ publisher: new InProcessUpdatePublisher(appsync), logger }),
+        logger,
+      });
+      pump.poke();
+      publisher = pump;
+    } else {
+      publisher = await PublisherThread.start({
+        databasePath,
+        durability: config.DURABILITY,
+        logLevel: config.LOG_LEVEL,
+        repoRoot: REPO_ROOT,
+        hub,
+        logger,
+      });
+    }
+    db.onCommit(() => publisher.poke());
+    undo.push(() => publisher.stop());
 
     const server = await startServer({
       appsync,
@@ -207,7 +226,7 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
         databasePath,
         dataDir,
         name: 'processor',
-        onCommit: () => pump.poke(),
+        onCommit: () => publisher.poke(),
       });
       processor.start();
       processors.push(processor);
@@ -218,7 +237,7 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
           workerData: { config, databasePath, dataDir, name: `processor-${i + 1}` },
         });
         worker.on('message', (message: { type: string }) => {
-          if (message.type === 'committed') pump.poke();
+          if (message.type === 'committed') publisher.poke();
         });
         worker.on('error', (error) => logger.error('processor thread failed', { error: String(error) }));
         await new Promise<void>((resolveReady, reject) => {
@@ -286,7 +305,7 @@ export async function startLocalRuntime(config: LocalConfig): Promise<LocalRunti
             logger.warn('tasks still running at the end of the grace period are released to the queue', {
               count: left,
             });
-          await pump.stop();
+          await publisher.stop();
           await checkpointer.stop();
           try {
             db.statement("DELETE FROM meta WHERE key = 'owner_pid' AND value = ?").run(String(process.pid));

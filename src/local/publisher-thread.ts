@@ -1,0 +1,175 @@
+import { Worker } from 'node:worker_threads';
+import type { Durability } from '../adapters/sqlite/sqlite-database.ts';
+import type { LocalConfig } from '../config/local-config.ts';
+import type {
+  PublishedEvent,
+  SubscriberSpec,
+  SubscribersChange,
+  SubscriptionHub,
+} from '../appsync/subscription-hub.ts';
+import type { Logger } from '../domain/task-type.ts';
+
+/** What a publisher thread starts from (its workerData). */
+export interface PublisherThreadData {
+  databasePath: string;
+  durability: Durability;
+  logLevel: LocalConfig['LOG_LEVEL'];
+  repoRoot: string;
+  /** The API thread's subscribers when the thread starts; later changes come as messages. */
+  subscribers: SubscriberSpec[];
+}
+
+/** What a publisher thread sends the API thread. */
+export type PublisherThreadMessage =
+  | { type: 'ready' }
+  | { type: 'event'; mutation: string; event: PublishedEvent }
+  | { type: 'applied'; seq: number }
+  | { type: 'stopped' };
+
+export interface PublisherThreadOptions {
+  databasePath: string;
+  durability: Durability;
+  logLevel: LocalConfig['LOG_LEVEL'];
+  repoRoot: string;
+  /** The API thread's hub: events are delivered to it, and its subscribers are mirrored. */
+  hub: SubscriptionHub;
+  logger: Logger;
+  /** Wait before starting another thread after one ended unexpectedly. */
+  restartAfterMs?: number;
+  /** The thread's entry point; tests give another. */
+  workerUrl?: URL;
+}
+
+/**
+ * The change feed and the publisher, run in a thread of their own, as on AWS the stream's publisher
+ * Lambda runs beside AppSync: running publishTaskUpdate for each update (GraphQL execution and the
+ * resolver) was about a third of the API thread's time, and now runs beside it. The thread has its
+ * own database connection and LocalAppSync (same schema and resolvers); the events it publishes come
+ * back here, where the subscriptions are. It keeps a mirror of this thread's subscribers to skip the
+ * updates nobody would receive; a subscription is answered only once the mirror has it, so an update
+ * committed after that is judged with it.
+ *
+ * If the thread ends unexpectedly, another starts (after `restartAfterMs`). It resumes from the
+ * changes not yet acknowledged, so some updates are published twice, which at-least-once allows;
+ * none is lost, since changes stay in the database until published.
+ */
+export class PublisherThread {
+  readonly #options: PublisherThreadOptions;
+  #worker: Worker | undefined;
+  #seq = 0;
+  readonly #applied = new Map<number, () => void>();
+  #pokePosted = false;
+  #stopping: Promise<void> | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #restarts = 0;
+
+  private constructor(options: PublisherThreadOptions) {
+    this.#options = options;
+  }
+
+  /** Starts the thread; resolves once it is ready, rejects if it fails to start. */
+  static async start(options: PublisherThreadOptions): Promise<PublisherThread> {
+    const thread = new PublisherThread(options);
+    options.hub.onSubscribersChange((change) => thread.#tell(change));
+    const worker = thread.#spawn();
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (message: PublisherThreadMessage) => {
+        if (message.type !== 'ready') return;
+        worker.off('message', onMessage);
+        worker.off('exit', onExit);
+        resolve();
+      };
+      const onExit = (code: number) =>
+        reject(new Error(`the publisher thread exited (code ${code}) while starting`));
+      worker.on('message', onMessage);
+      worker.once('error', reject);
+      worker.once('exit', onExit);
+    }).catch(async (error: unknown) => {
+      thread.#stopping = Promise.resolve();
+      await worker.terminate();
+      throw error;
+    });
+    return thread;
+  }
+
+  /** How many times the thread was started again after ending unexpectedly. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** Something committed: the thread reads the change feed soon. Cheap to call often. */
+  poke(): void {
+    if (this.#pokePosted) return;
+    this.#pokePosted = true;
+    setImmediate(() => {
+      this.#pokePosted = false;
+      this.#worker?.postMessage({ type: 'poke' });
+    });
+  }
+
+  /** Publishes what the feed holds at this moment, then ends the thread. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      clearTimeout(this.#restartTimer);
+      const worker = this.#worker;
+      if (!worker) return;
+      await new Promise<void>((resolve) => {
+        worker.on('message', (message: PublisherThreadMessage) => {
+          if (message.type === 'stopped') void worker.terminate();
+        });
+        worker.once('exit', () => resolve());
+        worker.postMessage({ type: 'stop' });
+      });
+    })();
+    return this.#stopping;
+  }
+
+  #spawn(): Worker {
+    const options = this.#options;
+    const data: PublisherThreadData = {
+      databasePath: options.databasePath,
+      durability: options.durability,
+      logLevel: options.logLevel,
+      repoRoot: options.repoRoot,
+      // Taken now: subscribers added from here on reach the new thread as messages.
+      subscribers: options.hub.specs(),
+    };
+    const worker = new Worker(options.workerUrl ?? new URL('./publisher-worker.ts', import.meta.url), {
+      workerData: data,
+    });
+    this.#worker = worker;
+    worker.on('message', (message: PublisherThreadMessage) => {
+      if (message.type === 'event') options.hub.publish(message.mutation, message.event);
+      else if (message.type === 'applied') {
+        this.#applied.get(message.seq)?.();
+        this.#applied.delete(message.seq);
+      }
+    });
+    worker.on('error', (error) => options.logger.error('publisher thread failed', { error: String(error) }));
+    worker.once('exit', (code) => {
+      if (this.#worker === worker) this.#worker = undefined;
+      // Whatever it was told is in the next thread's starting list, and no one waits for a dead thread.
+      for (const resolve of this.#applied.values()) resolve();
+      this.#applied.clear();
+      if (this.#stopping) return;
+      options.logger.error('the publisher thread ended unexpectedly; starting another', { code });
+      this.#restartTimer = setTimeout(() => {
+        if (this.#stopping) return;
+        this.#restarts += 1;
+        this.#spawn();
+        this.poke();
+      }, options.restartAfterMs ?? 1000);
+    });
+    return worker;
+  }
+
+  #tell(change: SubscribersChange): Promise<void> | undefined {
+    const worker = this.#worker;
+    // No thread at the moment: the next one starts with every subscriber there is then.
+    if (!worker) return undefined;
+    const seq = ++this.#seq;
+    const applied = new Promise<void>((resolve) => this.#applied.set(seq, resolve));
+    worker.postMessage({ type: 'subscribers', seq, change });
+    return 'added' in change ? applied : undefined;
+  }
+}

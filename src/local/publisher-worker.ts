@@ -1,0 +1,69 @@
+// Entry point of the publisher thread (see publisher-thread.ts): the change feed and the
+// publish-updates handler, with a LocalAppSync of its own that runs publishTaskUpdate. The events it
+// publishes go to the API thread, which holds the subscriptions; a mirror of those subscribers tells
+// it which updates would reach nobody. Talks to the API thread by messages:
+// in: { type: 'poke' } | { type: 'subscribers', seq, change } | { type: 'stop' };
+// out: { type: 'ready' } | { type: 'event', mutation, event } | { type: 'applied', seq } | { type: 'stopped' }.
+import { parentPort, workerData } from 'node:worker_threads';
+import { LocalAppSync } from '../appsync/local-appsync.ts';
+import { MirroredSubscriptionHub, type SubscribersChange } from '../appsync/subscription-hub.ts';
+import { makeConsoleLogger } from '../adapters/local/console-logger.ts';
+import { InProcessUpdatePublisher } from '../adapters/local/in-process-update-publisher.ts';
+import { SqliteChangeFeed } from '../adapters/sqlite/sqlite-change-feed.ts';
+import { SqliteDatabase } from '../adapters/sqlite/sqlite-database.ts';
+import { makePublishUpdatesHandler } from '../handlers/publish-updates.ts';
+import { ChangeFeedPump } from './change-feed-pump.ts';
+import type { PublisherThreadData, PublisherThreadMessage } from './publisher-thread.ts';
+
+const data = workerData as PublisherThreadData;
+const port = parentPort!;
+const logger = makeConsoleLogger(data.logLevel, { fields: { component: 'publisher' } });
+
+const hub = new MirroredSubscriptionHub((mutation, event) =>
+  port.postMessage({ type: 'event', mutation, event }),
+);
+for (const added of data.subscribers) hub.apply({ added });
+
+// publishTaskUpdate runs on a NONE data source. Anything that would reach a real one from here (a
+// field with its own resolver added to the publish document, say) fails with this error.
+const noDataSource = (name: string) => async () => ({
+  error: {
+    message: `the publisher thread runs publishTaskUpdate only and has no ${name} data source`,
+    type: 'PublisherThreadError',
+  },
+});
+
+const db = new SqliteDatabase(data.databasePath, { durability: data.durability, autoCheckpoint: false });
+const appsync = await LocalAppSync.create({
+  repoRoot: data.repoRoot,
+  logger,
+  dataSources: { API_LAMBDA: noDataSource('API_LAMBDA'), TASKS_TABLE: noDataSource('TASKS_TABLE') },
+  hub,
+});
+const pump = new ChangeFeedPump({
+  feed: new SqliteChangeFeed(db),
+  handler: makePublishUpdatesHandler({ publisher: new InProcessUpdatePublisher(appsync), logger }),
+  logger,
+});
+
+port.on(
+  'message',
+  (
+    message:
+      { type: 'poke' } | { type: 'subscribers'; seq: number; change: SubscribersChange } | { type: 'stop' },
+  ) => {
+    if (message.type === 'poke') pump.poke();
+    else if (message.type === 'subscribers') {
+      hub.apply(message.change);
+      port.postMessage({ type: 'applied', seq: message.seq } satisfies PublisherThreadMessage);
+    } else if (message.type === 'stop') {
+      void pump
+        .stop()
+        .finally(() => db.close())
+        .then(() => port.postMessage({ type: 'stopped' } satisfies PublisherThreadMessage));
+    }
+  },
+);
+
+pump.poke();
+port.postMessage({ type: 'ready' } satisfies PublisherThreadMessage);
