@@ -1,3 +1,4 @@
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { coerceError } from '../domain/errors.ts';
 import type { Logger } from '../domain/task-type.ts';
@@ -64,6 +65,9 @@ export class ChangeFeedPump {
         this.#retryTimer = setTimeout(() => this.poke(), 1000);
         return;
       }
+      // Publishing settles in microtasks alone, so without this a long feed would hold off the
+      // thread's messages and timers (a new subscriber waiting for the mirror, say) until it ends.
+      await setImmediatePromise();
     }
   }
 

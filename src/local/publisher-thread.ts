@@ -9,6 +9,9 @@ import type {
 } from '../appsync/subscription-hub.ts';
 import type { Logger } from '../domain/task-type.ts';
 
+/** Longest a new subscription waits for the publisher thread to take it before it starts anyway. */
+export const MIRROR_WAIT_MS = 5000;
+
 /** What a publisher thread starts from (its workerData). */
 export interface PublisherThreadData {
   databasePath: string;
@@ -34,6 +37,8 @@ export interface PublisherThreadOptions {
   /** The API thread's hub: events are delivered to it, and its subscribers are mirrored. */
   hub: SubscriptionHub;
   logger: Logger;
+  /** Longest a new subscription waits for the thread to take it (MIRROR_WAIT_MS by default). */
+  mirrorWaitMs?: number;
   /** Wait before starting another thread after one ended unexpectedly. */
   restartAfterMs?: number;
   /** The thread's entry point; tests give another. */
@@ -168,7 +173,21 @@ export class PublisherThread {
     // No thread at the moment: the next one starts with every subscriber there is then.
     if (!worker) return undefined;
     const seq = ++this.#seq;
-    const applied = new Promise<void>((resolve) => this.#applied.set(seq, resolve));
+    const applied = new Promise<void>((resolve) => {
+      // A thread that does not answer must not hold subscriptions up for ever; it is reported.
+      const timer = setTimeout(() => {
+        this.#applied.delete(seq);
+        this.#options.logger.warn(
+          'the publisher thread did not take a subscriber in time; it may miss the next updates',
+          { waitedMs: this.#options.mirrorWaitMs ?? MIRROR_WAIT_MS },
+        );
+        resolve();
+      }, this.#options.mirrorWaitMs ?? MIRROR_WAIT_MS);
+      this.#applied.set(seq, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     worker.postMessage({ type: 'subscribers', seq, change });
     return 'added' in change ? applied : undefined;
   }

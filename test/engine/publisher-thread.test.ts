@@ -7,6 +7,8 @@ import {
   type PublishedEvent,
 } from '../../src/appsync/subscription-hub.ts';
 import type { Task } from '../../src/domain/task.ts';
+import { SqliteChangeFeed } from '../../src/adapters/sqlite/sqlite-change-feed.ts';
+import { ChangeFeedPump } from '../../src/local/change-feed-pump.ts';
 import { PublisherThread } from '../../src/local/publisher-thread.ts';
 import { REPO_ROOT } from '../../src/local/runtime.ts';
 import { iso, makeTask, recordingLogger, T0 } from '../helpers/contract-fixtures.ts';
@@ -17,7 +19,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setUp(options: { workerUrl?: URL; restartAfterMs?: number } = {}) {
+async function setUp(options: { workerUrl?: URL; restartAfterMs?: number; mirrorWaitMs?: number } = {}) {
   const sqlite = tempSqlite();
   cleanups.push(() => sqlite.cleanup());
   const store = new SqliteTaskStore(sqlite.db);
@@ -163,6 +165,22 @@ describe('PublisherThread (the change feed and publishTaskUpdate in a thread of 
     });
   });
 
+  it('starts a subscription anyway, with a warning, when the thread does not take it in time', async () => {
+    // This thread never answers subscriber messages.
+    const { hub, logger } = await setUp({
+      workerUrl: new URL('../fixtures/engine/publisher-exits-on-poke.ts', import.meta.url),
+      mirrorWaitMs: 50,
+    });
+
+    const iterator = await hub.subscribe(['publishTaskUpdate'], basicFilter({}));
+
+    await iterator.return!();
+    expect(logger.lines).toContainEqual({
+      level: 'warn',
+      message: 'the publisher thread did not take a subscriber in time; it may miss the next updates',
+    });
+  });
+
   it('refuses to start, with the reason, when the thread ends before it is ready', async () => {
     const sqlite = tempSqlite();
     cleanups.push(() => sqlite.cleanup());
@@ -177,5 +195,37 @@ describe('PublisherThread (the change feed and publishTaskUpdate in a thread of 
         workerUrl: new URL('../fixtures/engine/publisher-fails-to-start.ts', import.meta.url),
       }),
     ).rejects.toThrow(/cannot open the publisher's database/);
+  });
+});
+
+describe('ChangeFeedPump', () => {
+  it('lets the thread handle its messages and timers between batches of a long feed', async () => {
+    const sqlite = tempSqlite();
+    cleanups.push(() => sqlite.cleanup());
+    const store = new SqliteTaskStore(sqlite.db);
+    await store.create(
+      Array.from({ length: 50 }, () => ({ task: makeTask(), idempotencyKeyExpiresAt: null })),
+    );
+    const log: string[] = [];
+    let drained!: () => void;
+    const done = new Promise<void>((resolve) => (drained = resolve));
+    const pump = new ChangeFeedPump({
+      feed: new SqliteChangeFeed(sqlite.db),
+      logger: recordingLogger(),
+      batchSize: 10,
+      handler: async () => {
+        if (log.length === 0) setImmediate(() => log.push('timer'));
+        log.push('batch');
+        if (log.filter((entry) => entry === 'batch').length === 5) setTimeout(drained, 20);
+        return { batchItemFailures: [] };
+      },
+    });
+    cleanups.push(() => pump.stop());
+
+    pump.poke();
+    await done;
+
+    expect(log.indexOf('timer')).toBeGreaterThan(0);
+    expect(log.indexOf('timer')).toBeLessThan(log.length - 1);
   });
 });
