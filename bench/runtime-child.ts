@@ -1,4 +1,4 @@
-// The runtime as the benchmarks run it: a child process started from src/local/main.ts as
+// The runtime as the benchmarks run it: a child process started from the start script's entry as
 // `npm start` starts it, on a free port and a fresh data folder, with a GraphQL client for it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -32,14 +32,14 @@ const CLOCK_TICKS_PER_SECOND = 100;
 
 export const BENCH_API_KEY = KEY;
 
-/** The Node flags `npm start` passes (package.json's start script), so the benchmarks run the same. */
-const START_FLAGS = (
+/** The Node flags and the entry file of `npm start` (package.json's start script), so the benchmarks run the same. */
+const START_WORDS = (
   JSON.parse(readFileSync(join(import.meta.dirname, '../package.json'), 'utf8')) as {
     scripts: { start: string };
   }
-).scripts.start
-  .split(/\s+/)
-  .filter((word) => word.startsWith('--'));
+).scripts.start.split(/\s+/);
+const START_FLAGS = START_WORDS.filter((word) => word.startsWith('--'));
+const START_ENTRY = join(import.meta.dirname, '..', START_WORDS.at(-1)!);
 
 /** `dataDir` names a folder to use (one already filled, say); otherwise a fresh one is made. */
 export async function startBenchRuntime(
@@ -47,7 +47,7 @@ export async function startBenchRuntime(
   options: { dataDir?: string; env?: Record<string, string> } = {},
 ): Promise<BenchRuntime> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), dataDirPrefix));
-  const child = spawn(process.execPath, [...START_FLAGS, join(import.meta.dirname, '../src/local/main.ts')], {
+  const child = spawn(process.execPath, [...START_FLAGS, START_ENTRY], {
     env: {
       ...process.env,
       PORT: '0',

@@ -6,7 +6,8 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
 export const TEST_API_KEY = 'test-key-0123456789abcdef';
-const MAIN = resolve(import.meta.dirname, '../../src/local/main.ts');
+/** `npm start`'s entry. */
+const MAIN = resolve(import.meta.dirname, '../../src/local/start.js');
 
 export interface RuntimeProcess {
   url: string;
@@ -26,7 +27,7 @@ export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'tq-e2e-'));
 }
 
-/** Starts `node src/local/main.ts` as a real child process on a free port and waits for its banner. */
+/** Starts `node src/local/start.js` (what `npm start` runs) as a real child process on a free port and waits for its banner. */
 export async function startRuntime(
   dataDir: string,
   env: Record<string, string> = {},
