@@ -1,4 +1,3 @@
-import { v7 as uuidv7 } from 'uuid';
 import { PayloadTooLargeError, ValidationError, type ValidationIssue } from '../domain/errors.ts';
 import { LIMITS } from '../domain/limits.ts';
 import { encodeTaskMessage, isoFromMillis, type Task } from '../domain/task.ts';
@@ -8,6 +7,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { OutgoingMessage, TaskQueue } from '../ports/task-queue.ts';
 import type { AtomicEnqueue, CreateResult, NewTask, TaskStore } from '../ports/task-store.ts';
 import type { Logger } from '../domain/task-type.ts';
+import { taskIdGenerator } from './task-ids.ts';
 
 /** One submission as the API receives it. `payload` is parsed JSON (AppSync parses AWSJSON arguments). */
 export interface SubmitTaskRequest {
@@ -57,7 +57,7 @@ function payloadText(payload: unknown, path: string): { text: string; value: unk
 export function makeSubmitTasks(deps: SubmitTasksDeps) {
   // Time-ordered ids (UUID version 7): new tasks sit side by side in the store's primary index,
   // so writing and updating recent tasks touches few pages, and ids sort by submission time.
-  const newId = deps.newId ?? (() => uuidv7());
+  const newId = deps.newId ?? taskIdGenerator();
 
   /** Stores, then sends; when the send fails, removes the tasks just stored and passes the error on. */
   async function createThenEnqueue(
