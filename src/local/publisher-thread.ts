@@ -12,6 +12,9 @@ import type { Logger } from '../domain/task-type.ts';
 /** Longest a new subscription waits for the publisher thread to take it before it starts anyway. */
 export const MIRROR_WAIT_MS = 5000;
 
+/** Longest the publisher thread gets to finish its batch when the runtime stops. */
+const STOP_WAIT_MS = 5000;
+
 /** What a publisher thread starts from (its workerData). */
 export interface PublisherThreadData {
   databasePath: string;
@@ -122,7 +125,18 @@ export class PublisherThread {
         worker.on('message', (message: PublisherThreadMessage) => {
           if (message.type === 'stopped') void worker.terminate();
         });
-        worker.once('exit', () => resolve());
+        // A thread stuck in a publish must not hold the runtime's stop up: what it had not
+        // published stays in the feed for the next start.
+        const timer = setTimeout(() => {
+          this.#options.logger.warn('the publisher thread did not stop in time; ending it', {
+            waitedMs: STOP_WAIT_MS,
+          });
+          void worker.terminate();
+        }, STOP_WAIT_MS);
+        worker.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
         worker.postMessage({ type: 'stop' });
       });
     })();

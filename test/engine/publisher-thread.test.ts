@@ -181,6 +181,19 @@ describe('PublisherThread (the change feed and publishTaskUpdate in a thread of 
     });
   });
 
+  it('ends a thread that does not stop in time, and says so', async () => {
+    const { thread, logger } = await setUp({
+      workerUrl: new URL('../fixtures/engine/publisher-never-stops.ts', import.meta.url),
+    });
+
+    await thread.stop();
+
+    expect(logger.lines).toContainEqual({
+      level: 'warn',
+      message: 'the publisher thread did not stop in time; ending it',
+    });
+  }, 15_000);
+
   it('refuses to start, with the reason, when the thread ends before it is ready', async () => {
     const sqlite = tempSqlite();
     cleanups.push(() => sqlite.cleanup());
