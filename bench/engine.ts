@@ -2,7 +2,8 @@
 //
 // Ours: the local runtime's engine without HTTP — the submit use case over the SQLite store and
 // queue (group commit), processor worker threads running the process-tasks handler (the defaults of
-// `npm start`: 1 thread, concurrency 64), and the change feed publishing every change. Tasks are
+// `npm start`: 1 thread, concurrency 64), and the change feed in a thread of its own, as npm start's
+// publisher thread (it reports completions instead of running GraphQL). Tasks are
 // no-op PROCESS_DATA tasks (`records: []`). Run at DURABILITY=normal (the default) and full.
 // BullMQ: a Queue with addBulk, a Worker at concurrency 100 with a no-op processor, QueueEvents for
 // completion, on a redis-server this script starts with appendonly yes / appendfsync everysec.
@@ -204,7 +205,7 @@ const busy = (ms: Measurement[], pick: (b: NonNullable<Measurement['busyMicrosPe
   fmt(ms.map((m) => pick(m.busyMicrosPerTask!)));
 console.log(
   `\nOurs while draining, busy time per task (µs), median (min–max): processor thread ${busy(ours, (b) => b.processors.reduce((x, y) => x + y, 0))}, ` +
-    `API thread (change feed) ${busy(ours, (b) => b.api)}.`,
+    `API thread ${busy(ours, (b) => b.api)}.`,
 );
 const file = recordResults('engine', {
   tasks: TASKS,

@@ -1,7 +1,8 @@
 // Our queue engine without HTTP, as the engine and growth benchmarks run it: the submit use case over
 // the SQLite store and queue (group commit), processor worker threads running the process-tasks
-// handler (the defaults of `npm start`: 1 thread, concurrency 64), and the change feed publishing
-// every change, and the WAL checkpointer thread. Tasks are no-op PROCESS_DATA tasks (`records: []`).
+// handler (the defaults of `npm start`: 1 thread, concurrency 64), the change feed in a thread of its
+// own (as npm start's publisher thread, reporting SUCCEEDED updates instead of running GraphQL), and
+// the WAL checkpointer thread. Tasks are no-op PROCESS_DATA tasks (`records: []`).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,15 +10,13 @@ import { performance as threadPerformance } from 'node:perf_hooks';
 import { Worker as ThreadWorker } from 'node:worker_threads';
 import { makeConsoleLogger } from '../src/adapters/local/console-logger.ts';
 import { sqliteAtomicEnqueue } from '../src/adapters/sqlite/sqlite-atomic-enqueue.ts';
-import { SqliteChangeFeed } from '../src/adapters/sqlite/sqlite-change-feed.ts';
 import { SqliteDatabase } from '../src/adapters/sqlite/sqlite-database.ts';
 import { SqliteTaskQueue } from '../src/adapters/sqlite/sqlite-task-queue.ts';
 import { SqliteTaskStore } from '../src/adapters/sqlite/sqlite-task-store.ts';
 import { loadLocalConfig } from '../src/config/local-config.ts';
-import type { TaskUpdate } from '../src/domain/task.ts';
 import { TaskTypeRegistry } from '../src/domain/task-type-registry.ts';
-import { makePublishUpdatesHandler } from '../src/handlers/publish-updates.ts';
-import { ChangeFeedPump } from '../src/local/change-feed-pump.ts';
+import { SubscriptionHub, basicFilter } from '../src/appsync/subscription-hub.ts';
+import { PublisherThread } from '../src/local/publisher-thread.ts';
 import { startCheckpointer } from '../src/local/checkpointer.ts';
 import { systemClock } from '../src/ports/clock.ts';
 import { BUILT_IN_TASK_TYPES } from '../src/task-types/built-in.ts';
@@ -119,22 +118,27 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
   const submittedAt = new Map<string, number>();
   const latencies: number[] = [];
   let succeeded = 0;
-  const pump = new ChangeFeedPump({
-    feed: new SqliteChangeFeed(db, { written: store }),
+  // The change feed in a thread of its own, as npm start runs it; the SUCCEEDED updates come back
+  // to this thread's hub, as events do to the runtime's subscriptions.
+  const hub = new SubscriptionHub();
+  const feed = await PublisherThread.start({
+    databasePath,
+    durability: config.DURABILITY,
+    logLevel: config.LOG_LEVEL,
+    repoRoot: join(import.meta.dirname, '..'),
+    hub,
     logger: silent,
-    handler: makePublishUpdatesHandler({
-      logger: silent,
-      publisher: {
-        publish: async (update: TaskUpdate) => {
-          if (update.status !== 'SUCCEEDED') return;
-          succeeded += 1;
-          const at = submittedAt.get(update.id);
-          if (at !== undefined) latencies.push(performance.now() - at);
-        },
-      },
-    }),
+    workerUrl: new URL('./feed-counter-worker.ts', import.meta.url),
   });
-  db.onCommit(() => pump.poke());
+  const completions = await hub.subscribe(['publishTaskUpdate'], basicFilter({ status: 'SUCCEEDED' }));
+  void (async () => {
+    for await (const event of completions) {
+      succeeded += 1;
+      const at = submittedAt.get(event['id'] as string);
+      if (at !== undefined) latencies.push(performance.now() - at);
+    }
+  })();
+  db.onCommit(() => feed.poke());
 
   const workers: ThreadWorker[] = [];
   const startWorkers = async () => {
@@ -142,7 +146,7 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
       const worker = new ThreadWorker(new URL('../src/local/processor-worker.ts', import.meta.url), {
         workerData: { config, databasePath, dataDir, name: `processor-${i + 1}`, startPaused: true },
       });
-      worker.on('message', (m: { type: string }) => m.type === 'committed' && pump.poke());
+      worker.on('message', (m: { type: string }) => m.type === 'committed' && feed.poke());
       await new Promise<void>((resolve) =>
         worker.on('message', (m: { type: string }) => m.type === 'ready' && resolve()),
       );
@@ -204,7 +208,8 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
         }),
     ),
   );
-  await pump.stop();
+  await completions.return?.();
+  await feed.stop();
   await checkpointer.stop();
   db.close();
   if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });

@@ -1,0 +1,47 @@
+// The engine benchmark's publisher thread: the change feed pump in a thread of its own, as `npm start`
+// runs it (src/local/publisher-worker.ts), with a publisher that hands the SUCCEEDED updates to the
+// API thread instead of running publishTaskUpdate: the engine measurement leaves GraphQL out. It
+// answers the same messages as the runtime's publisher thread, so PublisherThread drives it.
+import { parentPort, workerData } from 'node:worker_threads';
+import { makeConsoleLogger } from '../src/adapters/local/console-logger.ts';
+import { SqliteChangeFeed } from '../src/adapters/sqlite/sqlite-change-feed.ts';
+import { SqliteDatabase } from '../src/adapters/sqlite/sqlite-database.ts';
+import { makePublishUpdatesHandler } from '../src/handlers/publish-updates.ts';
+import { ChangeFeedPump } from '../src/local/change-feed-pump.ts';
+import type { PublisherThreadData, PublisherThreadMessage } from '../src/local/publisher-thread.ts';
+
+const data = workerData as PublisherThreadData;
+const port = parentPort!;
+const silent = makeConsoleLogger('silent');
+const db = new SqliteDatabase(data.databasePath, { durability: data.durability, autoCheckpoint: false });
+const pump = new ChangeFeedPump({
+  feed: new SqliteChangeFeed(db),
+  logger: silent,
+  handler: makePublishUpdatesHandler({
+    logger: silent,
+    publisher: {
+      publish: async (update) => {
+        if (update.status !== 'SUCCEEDED') return;
+        port.postMessage({
+          type: 'event',
+          mutation: 'publishTaskUpdate',
+          event: { id: update.id, status: update.status },
+        } satisfies PublisherThreadMessage);
+      },
+    },
+  }),
+});
+
+port.on('message', (message: { type: 'poke' | 'subscribers' | 'stop'; seq?: number }) => {
+  if (message.type === 'poke') pump.poke();
+  else if (message.type === 'subscribers') {
+    port.postMessage({ type: 'applied', seq: message.seq! } satisfies PublisherThreadMessage);
+  } else if (message.type === 'stop') {
+    void pump
+      .stop()
+      .finally(() => db.close())
+      .then(() => port.postMessage({ type: 'stopped' } satisfies PublisherThreadMessage));
+  }
+});
+pump.poke();
+port.postMessage({ type: 'ready' } satisfies PublisherThreadMessage);
