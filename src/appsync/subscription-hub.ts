@@ -34,6 +34,8 @@ interface Subscriber {
   mutations: ReadonlySet<string>;
   accepts: EventFilter;
   push: (event: PublishedEvent) => void;
+  /** Ends the subscription with `error`, after the events it has waiting. */
+  fail: (error: Error) => void;
 }
 
 /** What LocalAppSync needs of a hub: the API thread's SubscriptionHub, or a publisher thread's mirror. */
@@ -102,9 +104,23 @@ export class SubscriptionHub implements EventHub {
     return anyWouldAccept(this.#subscribers, mutation, event, decidable);
   }
 
+  /**
+   * Hands `event` to every subscriber of `mutation` whose filter accepts it. A filter that cannot be
+   * evaluated ends its own subscription with the reason; the other subscribers still get the event.
+   */
   publish(mutation: string, event: PublishedEvent): void {
     for (const subscriber of this.#subscribers) {
-      if (subscriber.mutations.has(mutation) && subscriber.accepts(event)) subscriber.push(event);
+      if (!subscriber.mutations.has(mutation)) continue;
+      let accepted: boolean;
+      try {
+        accepted = subscriber.accepts(event);
+      } catch (error) {
+        subscriber.fail(
+          new Error(`the subscription's filter cannot be evaluated: ${(error as Error).message}`),
+        );
+        continue;
+      }
+      if (accepted) subscriber.push(event);
     }
   }
 
@@ -113,7 +129,9 @@ export class SubscriptionHub implements EventHub {
     accepts: EventFilter,
   ): AsyncIterableIterator<PublishedEvent> | Promise<AsyncIterableIterator<PublishedEvent>> {
     const buffer: PublishedEvent[] = [];
-    let waiting: ((result: IteratorResult<PublishedEvent>) => void) | undefined;
+    let waiting:
+      | { resolve: (result: IteratorResult<PublishedEvent>) => void; reject: (error: Error) => void }
+      | undefined;
     let failed: Error | undefined;
     let done = false;
     const subscriber: Subscriber = {
@@ -122,16 +140,26 @@ export class SubscriptionHub implements EventHub {
       accepts,
       push: (event) => {
         if (waiting) {
-          const resolve = waiting;
+          const { resolve } = waiting;
           waiting = undefined;
           resolve({ value: event, done: false });
         } else if (buffer.length >= MAX_BUFFERED_EVENTS) {
-          failed = new Error(
-            `subscriber fell ${MAX_BUFFERED_EVENTS} events behind; subscribe again and query for the current state`,
+          subscriber.fail(
+            new Error(
+              `subscriber fell ${MAX_BUFFERED_EVENTS} events behind; subscribe again and query for the current state`,
+            ),
           );
-          this.#remove(subscriber);
         } else {
           buffer.push(event);
+        }
+      },
+      fail: (error) => {
+        failed ??= error;
+        this.#remove(subscriber);
+        if (waiting) {
+          const { reject } = waiting;
+          waiting = undefined;
+          reject(error);
         }
       },
     };
@@ -139,7 +167,7 @@ export class SubscriptionHub implements EventHub {
     const finish = (): Promise<IteratorResult<PublishedEvent>> => {
       done = true;
       this.#remove(subscriber);
-      if (waiting) waiting({ value: undefined, done: true });
+      if (waiting) waiting.resolve({ value: undefined, done: true });
       waiting = undefined;
       return Promise.resolve({ value: undefined, done: true });
     };
@@ -149,8 +177,8 @@ export class SubscriptionHub implements EventHub {
         if (event) return Promise.resolve({ value: event, done: false });
         if (failed) return Promise.reject(failed);
         if (done) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => {
-          waiting = resolve;
+        return new Promise((resolve, reject) => {
+          waiting = { resolve, reject };
         });
       },
       return: finish,
@@ -162,7 +190,14 @@ export class SubscriptionHub implements EventHub {
         return this;
       },
     };
-    const told = this.#listener?.({ added: specOf(subscriber) });
+    let told: Promise<void> | void;
+    try {
+      told = this.#listener?.({ added: specOf(subscriber) });
+    } catch (error) {
+      // Not registered everywhere events are judged: no subscription at all.
+      this.#subscribers.delete(subscriber);
+      throw error;
+    }
     return told ? told.then(() => iterator) : iterator;
   }
 
@@ -258,6 +293,12 @@ function matchRule(actual: unknown, operator: string, expected: unknown): boolea
       return Array.isArray(actual) || typeof actual === 'string' ? !actual.includes(expected as never) : true;
     case 'beginsWith':
       return typeof actual === 'string' && typeof expected === 'string' && actual.startsWith(expected);
+    case 'containsAny':
+      return (
+        Array.isArray(expected) &&
+        (Array.isArray(actual) || typeof actual === 'string') &&
+        expected.some((value) => actual.includes(value as never))
+      );
     case 'in':
       return Array.isArray(expected) && expected.includes(actual);
     case 'notIn':
