@@ -8,7 +8,11 @@ import { SqliteChangeFeed } from '../src/adapters/sqlite/sqlite-change-feed.ts';
 import { SqliteDatabase } from '../src/adapters/sqlite/sqlite-database.ts';
 import { makePublishUpdatesHandler } from '../src/handlers/publish-updates.ts';
 import { ChangeFeedPump } from '../src/local/change-feed-pump.ts';
-import type { PublisherThreadData, PublisherThreadMessage } from '../src/local/publisher-thread.ts';
+import type {
+  PublisherThreadCommand,
+  PublisherThreadData,
+  PublisherThreadMessage,
+} from '../src/local/publisher-thread.ts';
 
 const data = workerData as PublisherThreadData;
 const port = parentPort!;
@@ -32,10 +36,11 @@ const pump = new ChangeFeedPump({
   }),
 });
 
-port.on('message', (message: { type: 'poke' | 'subscribers' | 'stop'; seq?: number }) => {
+// Completions are few enough to need no flow control here, so `delivered` is not counted.
+port.on('message', (message: PublisherThreadCommand) => {
   if (message.type === 'poke') pump.poke();
-  else if (message.type === 'subscribers') {
-    port.postMessage({ type: 'applied', seq: message.seq! } satisfies PublisherThreadMessage);
+  else if (message.type === 'subscribers' && message.seq !== undefined) {
+    port.postMessage({ type: 'applied', seq: message.seq } satisfies PublisherThreadMessage);
   } else if (message.type === 'stop') {
     void pump
       .stop()

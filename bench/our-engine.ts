@@ -137,7 +137,11 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
       const at = submittedAt.get(event['id'] as string);
       if (at !== undefined) latencies.push(performance.now() - at);
     }
-  })();
+  })().catch((error: unknown) => {
+    // The run waits for completions that will not come: stop it with the reason.
+    process.stderr.write(`completions ended: ${String(error)}\n`);
+    process.exit(1);
+  });
   db.onCommit(() => feed.poke());
 
   const workers: ThreadWorker[] = [];

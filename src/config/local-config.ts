@@ -20,7 +20,7 @@ export const LOCAL_SETTINGS = {
   },
   WORKER_THREADS: {
     default: '1',
-    doc: 'Threads that run tasks, apart from the API thread. 0 runs tasks in the API thread (debugging).',
+    doc: 'Threads that run tasks, apart from the API thread and the publisher thread. 0 runs tasks and the change feed publisher in the API thread (debugging).',
   },
   WORKER_CONCURRENCY: { default: '64', doc: 'Tasks that may run at once in each worker thread.' },
   BATCH_SIZE: {

@@ -2,26 +2,35 @@
 // publish-updates handler, with a LocalAppSync of its own that runs publishTaskUpdate. The events it
 // publishes go to the API thread, which holds the subscriptions; a mirror of those subscribers tells
 // it which updates would reach nobody. Talks to the API thread by messages:
-// in: { type: 'poke' } | { type: 'subscribers', seq, change } | { type: 'stop' };
-// out: { type: 'ready' } | { type: 'event', mutation, event } | { type: 'applied', seq } | { type: 'stopped' }.
+// in: PublisherThreadCommand (poke, subscribers, delivered, stop); out: PublisherThreadMessage (ready,
+// event, applied, stopped). At most MAX_EVENTS_IN_FLIGHT events are on their way at a time: past
+// that, publishing waits for the API thread to say it has delivered some.
 import { parentPort, workerData } from 'node:worker_threads';
 import { LocalAppSync } from '../appsync/local-appsync.ts';
-import { MirroredSubscriptionHub, type SubscribersChange } from '../appsync/subscription-hub.ts';
+import { MirroredSubscriptionHub } from '../appsync/subscription-hub.ts';
 import { makeConsoleLogger } from '../adapters/local/console-logger.ts';
 import { InProcessUpdatePublisher } from '../adapters/local/in-process-update-publisher.ts';
 import { SqliteChangeFeed } from '../adapters/sqlite/sqlite-change-feed.ts';
 import { SqliteDatabase } from '../adapters/sqlite/sqlite-database.ts';
 import { makePublishUpdatesHandler } from '../handlers/publish-updates.ts';
 import { ChangeFeedPump } from './change-feed-pump.ts';
-import type { PublisherThreadData, PublisherThreadMessage } from './publisher-thread.ts';
+import {
+  MAX_EVENTS_IN_FLIGHT,
+  type PublisherThreadCommand,
+  type PublisherThreadData,
+  type PublisherThreadMessage,
+} from './publisher-thread.ts';
 
 const data = workerData as PublisherThreadData;
 const port = parentPort!;
 const logger = makeConsoleLogger(data.logLevel, { fields: { component: 'publisher' } });
 
-const hub = new MirroredSubscriptionHub((mutation, event) =>
-  port.postMessage({ type: 'event', mutation, event }),
-);
+let inFlight = 0;
+let room: (() => void) | undefined;
+const hub = new MirroredSubscriptionHub((mutation, event) => {
+  inFlight += 1;
+  port.postMessage({ type: 'event', mutation, event } satisfies PublisherThreadMessage);
+});
 for (const added of data.subscribers) hub.apply({ added });
 
 // publishTaskUpdate runs on a NONE data source. Anything that would reach a real one from here (a
@@ -40,30 +49,42 @@ const appsync = await LocalAppSync.create({
   dataSources: { API_LAMBDA: noDataSource('API_LAMBDA'), TASKS_TABLE: noDataSource('TASKS_TABLE') },
   hub,
 });
+const inProcess = new InProcessUpdatePublisher(appsync);
 const pump = new ChangeFeedPump({
   feed: new SqliteChangeFeed(db),
-  handler: makePublishUpdatesHandler({ publisher: new InProcessUpdatePublisher(appsync), logger }),
+  handler: makePublishUpdatesHandler({
+    publisher: {
+      async publish(update) {
+        while (inFlight >= MAX_EVENTS_IN_FLIGHT) await new Promise<void>((resolve) => (room = resolve));
+        await inProcess.publish(update);
+      },
+    },
+    logger,
+  }),
   logger,
 });
 
-port.on(
-  'message',
-  (
-    message:
-      { type: 'poke' } | { type: 'subscribers'; seq: number; change: SubscribersChange } | { type: 'stop' },
-  ) => {
-    if (message.type === 'poke') pump.poke();
-    else if (message.type === 'subscribers') {
-      hub.apply(message.change);
+port.on('message', (message: PublisherThreadCommand) => {
+  if (message.type === 'poke') pump.poke();
+  else if (message.type === 'subscribers') {
+    hub.apply(message.change);
+    if (message.seq !== undefined) {
       port.postMessage({ type: 'applied', seq: message.seq } satisfies PublisherThreadMessage);
-    } else if (message.type === 'stop') {
-      void pump
-        .stop()
-        .finally(() => db.close())
-        .then(() => port.postMessage({ type: 'stopped' } satisfies PublisherThreadMessage));
     }
-  },
-);
+  } else if (message.type === 'delivered') {
+    inFlight = Math.max(0, inFlight - message.count);
+    if (inFlight < MAX_EVENTS_IN_FLIGHT && room) {
+      const resume = room;
+      room = undefined;
+      resume();
+    }
+  } else if (message.type === 'stop') {
+    void pump
+      .stop()
+      .finally(() => db.close())
+      .then(() => port.postMessage({ type: 'stopped' } satisfies PublisherThreadMessage));
+  }
+});
 
 pump.poke();
 port.postMessage({ type: 'ready' } satisfies PublisherThreadMessage);

@@ -9,7 +9,7 @@ import {
 import type { Task } from '../../src/domain/task.ts';
 import { SqliteChangeFeed } from '../../src/adapters/sqlite/sqlite-change-feed.ts';
 import { ChangeFeedPump } from '../../src/local/change-feed-pump.ts';
-import { PublisherThread } from '../../src/local/publisher-thread.ts';
+import { MAX_EVENTS_IN_FLIGHT, PublisherThread } from '../../src/local/publisher-thread.ts';
 import { REPO_ROOT } from '../../src/local/runtime.ts';
 import { iso, makeTask, recordingLogger, T0 } from '../helpers/contract-fixtures.ts';
 import { tempSqlite } from '../helpers/contract-sqlite.ts';
@@ -148,6 +148,26 @@ describe('PublisherThread (the change feed and publishTaskUpdate in a thread of 
       await store.create([{ task, idempotencyKeyExpiresAt: null }]);
       await until(() => events.length === 1, `the QUEUED event of subscription ${i}`);
     }
+  });
+
+  it('has at most MAX_EVENTS_IN_FLIGHT events on their way to this thread at a time', async () => {
+    const { store, hub } = await setUp();
+    const events = collect(await hub.subscribe(['publishTaskUpdate'], basicFilter({})));
+    const tasks = Array.from({ length: MAX_EVENTS_IN_FLIGHT + 500 }, () => makeTask());
+    await store.create(tasks.map((task) => ({ task, idempotencyKeyExpiresAt: null })));
+    await new Promise((resolve) => setImmediate(resolve)); // the poke goes out
+
+    // This thread takes no message for 3 s while the publisher thread publishes.
+    const until3s = Date.now() + 3000;
+    while (Date.now() < until3s) {
+      // busy
+    }
+    let arrivedAtOnce = -1;
+    setImmediate(() => (arrivedAtOnce = events.length));
+    await until(() => events.length === tasks.length, 'every event');
+
+    expect(arrivedAtOnce).toBeGreaterThan(0);
+    expect(arrivedAtOnce).toBeLessThanOrEqual(MAX_EVENTS_IN_FLIGHT);
   });
 
   it('starts another thread when one ends unexpectedly, and says so', async () => {
