@@ -1,17 +1,18 @@
 // The engine benchmark's publisher thread: the change feed pump in a thread of its own, as `npm start`
 // runs it (src/local/publisher-worker.ts), with a publisher that hands the SUCCEEDED updates to the
 // API thread instead of running publishTaskUpdate: the engine measurement leaves GraphQL out. It
-// answers the same messages as the runtime's publisher thread, so PublisherThread drives it.
+// answers the same messages as the runtime's publisher thread (servePublisherThread), so
+// PublisherThread drives it.
 import { parentPort, workerData } from 'node:worker_threads';
 import { makeConsoleLogger } from '../src/adapters/local/console-logger.ts';
 import { SqliteChangeFeed } from '../src/adapters/sqlite/sqlite-change-feed.ts';
 import { SqliteDatabase } from '../src/adapters/sqlite/sqlite-database.ts';
 import { makePublishUpdatesHandler } from '../src/handlers/publish-updates.ts';
 import { ChangeFeedPump } from '../src/local/change-feed-pump.ts';
-import type {
-  PublisherThreadCommand,
-  PublisherThreadData,
-  PublisherThreadMessage,
+import {
+  servePublisherThread,
+  type PublisherThreadData,
+  type PublisherThreadMessage,
 } from '../src/local/publisher-thread.ts';
 
 const data = workerData as PublisherThreadData;
@@ -36,17 +37,5 @@ const pump = new ChangeFeedPump({
   }),
 });
 
-// Completions are few enough to need no flow control here, so `delivered` is not counted.
-port.on('message', (message: PublisherThreadCommand) => {
-  if (message.type === 'poke') pump.poke();
-  else if (message.type === 'subscribers' && message.seq !== undefined) {
-    port.postMessage({ type: 'applied', seq: message.seq } satisfies PublisherThreadMessage);
-  } else if (message.type === 'stop') {
-    void pump
-      .stop()
-      .finally(() => db.close())
-      .then(() => port.postMessage({ type: 'stopped' } satisfies PublisherThreadMessage));
-  }
-});
-pump.poke();
-port.postMessage({ type: 'ready' } satisfies PublisherThreadMessage);
+// Completions are few enough to need no flow control here, so delivery counts are not kept.
+servePublisherThread(port, { pump, db });

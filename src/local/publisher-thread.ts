@@ -1,5 +1,5 @@
-import { Worker } from 'node:worker_threads';
-import type { Durability } from '../adapters/sqlite/sqlite-database.ts';
+import { Worker, type MessagePort } from 'node:worker_threads';
+import type { Durability, SqliteDatabase } from '../adapters/sqlite/sqlite-database.ts';
 import type { LocalConfig } from '../config/local-config.ts';
 import type {
   PublishedEvent,
@@ -9,6 +9,7 @@ import type {
 } from '../appsync/subscription-hub.ts';
 import { coerceError } from '../domain/errors.ts';
 import type { Logger } from '../domain/task-type.ts';
+import type { ChangeFeedPump } from './change-feed-pump.ts';
 
 /** Longest a new subscription waits for the publisher thread to take it before it starts anyway. */
 export const MIRROR_WAIT_MS = 5000;
@@ -48,6 +49,39 @@ export type PublisherThreadCommand =
   /** This many more events were handed to the hub (they no longer count as in flight). */
   | { type: 'delivered'; count: number }
   | { type: 'stop' };
+
+/**
+ * The side of a publisher thread's entry (the runtime's, or a benchmark's) that talks to
+ * PublisherThread: pokes reach the pump, subscriber changes and delivery counts reach the given
+ * functions (a subscriber added is answered once `subscribers` returns), and a stop publishes what
+ * the feed holds, closes the database and says so. Says it is ready, and starts the pump.
+ */
+export function servePublisherThread(
+  port: MessagePort,
+  thread: {
+    pump: ChangeFeedPump;
+    db: SqliteDatabase;
+    subscribers?: (change: SubscribersChange) => void;
+    delivered?: (count: number) => void;
+  },
+): void {
+  const post = (message: PublisherThreadMessage) => port.postMessage(message);
+  port.on('message', (command: PublisherThreadCommand) => {
+    if (command.type === 'poke') thread.pump.poke();
+    else if (command.type === 'subscribers') {
+      thread.subscribers?.(command.change);
+      if (command.seq !== undefined) post({ type: 'applied', seq: command.seq });
+    } else if (command.type === 'delivered') thread.delivered?.(command.count);
+    else if (command.type === 'stop') {
+      void thread.pump
+        .stop()
+        .finally(() => thread.db.close())
+        .then(() => post({ type: 'stopped' }));
+    }
+  });
+  thread.pump.poke();
+  post({ type: 'ready' });
+}
 
 export interface PublisherThreadOptions {
   databasePath: string;

@@ -16,7 +16,7 @@ import { makePublishUpdatesHandler } from '../handlers/publish-updates.ts';
 import { ChangeFeedPump } from './change-feed-pump.ts';
 import {
   MAX_EVENTS_IN_FLIGHT,
-  type PublisherThreadCommand,
+  servePublisherThread,
   type PublisherThreadData,
   type PublisherThreadMessage,
 } from './publisher-thread.ts';
@@ -64,27 +64,16 @@ const pump = new ChangeFeedPump({
   logger,
 });
 
-port.on('message', (message: PublisherThreadCommand) => {
-  if (message.type === 'poke') pump.poke();
-  else if (message.type === 'subscribers') {
-    hub.apply(message.change);
-    if (message.seq !== undefined) {
-      port.postMessage({ type: 'applied', seq: message.seq } satisfies PublisherThreadMessage);
-    }
-  } else if (message.type === 'delivered') {
-    inFlight = Math.max(0, inFlight - message.count);
+servePublisherThread(port, {
+  pump,
+  db,
+  subscribers: (change) => hub.apply(change),
+  delivered: (count) => {
+    inFlight = Math.max(0, inFlight - count);
     if (inFlight < MAX_EVENTS_IN_FLIGHT && room) {
       const resume = room;
       room = undefined;
       resume();
     }
-  } else if (message.type === 'stop') {
-    void pump
-      .stop()
-      .finally(() => db.close())
-      .then(() => port.postMessage({ type: 'stopped' } satisfies PublisherThreadMessage));
-  }
+  },
 });
-
-pump.poke();
-port.postMessage({ type: 'ready' } satisfies PublisherThreadMessage);
