@@ -1,4 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SqliteTaskStore } from '../../src/adapters/sqlite/sqlite-task-store.ts';
 import {
   SubscriptionHub,
@@ -168,6 +171,31 @@ describe('PublisherThread (the change feed and publishTaskUpdate in a thread of 
 
     expect(arrivedAtOnce).toBeGreaterThan(0);
     expect(arrivedAtOnce).toBeLessThanOrEqual(MAX_EVENTS_IN_FLIGHT);
+  });
+
+  it('after a crash, a new thread publishes again what the old one had not, to old and new subscribers', async () => {
+    const marker = join(mkdtempSync(join(tmpdir(), 'tq-crash-')), 'crashed');
+    process.env['PUBLISHER_CRASH_MARKER'] = marker;
+    cleanups.push(() => delete process.env['PUBLISHER_CRASH_MARKER']);
+    const { store, hub, thread } = await setUp({
+      workerUrl: new URL('../fixtures/engine/publisher-crashes-once.ts', import.meta.url),
+      restartAfterMs: 300,
+    });
+    const tasks = [makeTask(), makeTask(), makeTask()];
+    const early = collect(await hub.subscribe(['publishTaskUpdate'], basicFilter({ id: tasks[0]!.id })));
+
+    await store.create(tasks.map((task) => ({ task, idempotencyKeyExpiresAt: null })));
+    await until(() => existsSync(marker) && early.length === 1, 'the first event and the crash');
+    // Subscribed while no thread runs: the next thread starts with this subscriber in its mirror, and
+    // it is the only one that takes the third task's update.
+    const late = collect(await hub.subscribe(['publishTaskUpdate'], basicFilter({ id: tasks[2]!.id })));
+
+    await until(() => late.length === 1, "the third task's event, which the first thread never published");
+    expect(thread.restarts).toBe(1);
+    expect(late[0]).toMatchObject({ id: tasks[2]!.id, status: 'QUEUED' });
+    // The first task's change was published again (at least once), and nothing else reached `early`.
+    await until(() => early.length === 2, "the first task's event again");
+    expect(early.every((event) => event['id'] === tasks[0]!.id)).toBe(true);
   });
 
   it('starts another thread when one ends unexpectedly, and says so', async () => {
