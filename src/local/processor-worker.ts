@@ -4,6 +4,7 @@
 // It starts polling at once, or on { type: 'start' } when workerData.startPaused is set.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LocalConfig } from '../config/local-config.ts';
+import { oncePerTurn } from './once-per-turn.ts';
 import { makeProcessor } from './processor.ts';
 
 const data = workerData as {
@@ -14,22 +15,14 @@ const data = workerData as {
   startPaused?: boolean;
 };
 const port = parentPort!;
-let committedPosted = false;
 
 const processor = makeProcessor({
   config: data.config,
   databasePath: data.databasePath,
   dataDir: data.dataDir,
   name: data.name,
-  onCommit: () => {
-    // One message per turn of the loop is enough to wake the change feed.
-    if (committedPosted) return;
-    committedPosted = true;
-    setImmediate(() => {
-      committedPosted = false;
-      port.postMessage({ type: 'committed' });
-    });
-  },
+  // One message per turn of the loop is enough to wake the change feed.
+  onCommit: oncePerTurn(() => port.postMessage({ type: 'committed' })),
 });
 
 port.on('message', (message: { type: 'wake' } | { type: 'start' } | { type: 'stop'; graceMs: number }) => {

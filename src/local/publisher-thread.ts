@@ -10,6 +10,7 @@ import type {
 import { coerceError } from '../domain/errors.ts';
 import type { Logger } from '../domain/task-type.ts';
 import type { ChangeFeedPump } from './change-feed-pump.ts';
+import { oncePerTurn } from './once-per-turn.ts';
 
 /** Longest a new subscription waits for the publisher thread to take it before it starts anyway. */
 export const MIRROR_WAIT_MS = 5000;
@@ -118,16 +119,17 @@ export class PublisherThread {
   #worker: Worker | undefined;
   #seq = 0;
   readonly #applied = new Map<number, () => void>();
-  #pokePosted = false;
   #delivered = 0;
   #stopping: Promise<void> | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
   #restarts = 0;
+  readonly #firstRestartWaitMs: number;
   #restartWaitMs: number;
 
   private constructor(options: PublisherThreadOptions) {
     this.#options = options;
-    this.#restartWaitMs = options.restartAfterMs ?? 1000;
+    this.#firstRestartWaitMs = options.restartAfterMs ?? 1000;
+    this.#restartWaitMs = this.#firstRestartWaitMs;
   }
 
   /** Starts the thread; resolves once it is ready, rejects (and starts no other) if it fails to start. */
@@ -164,14 +166,7 @@ export class PublisherThread {
   }
 
   /** Something committed: the thread reads the change feed soon. Cheap to call often. */
-  poke(): void {
-    if (this.#pokePosted) return;
-    this.#pokePosted = true;
-    setImmediate(() => {
-      this.#pokePosted = false;
-      this.#post({ type: 'poke' });
-    });
-  }
+  readonly poke: () => void = oncePerTurn(() => this.#post({ type: 'poke' }));
 
   /**
    * Has the thread publish what the feed holds (changes committed meanwhile included), then ends it;
@@ -239,7 +234,7 @@ export class PublisherThread {
       this.#delivered = 0;
       // A thread that never got ready is start()'s failure to report, not one to replace.
       if (this.#stopping || !ready) return;
-      if (Date.now() - startedAt >= HEALTHY_AFTER_MS) this.#restartWaitMs = options.restartAfterMs ?? 1000;
+      if (Date.now() - startedAt >= HEALTHY_AFTER_MS) this.#restartWaitMs = this.#firstRestartWaitMs;
       const waitMs = this.#restartWaitMs;
       this.#restartWaitMs = Math.min(MAX_RESTART_WAIT_MS, waitMs * 2);
       options.logger.error('the publisher thread ended unexpectedly; starting another', { code, waitMs });
