@@ -205,7 +205,7 @@ const busy = (ms: Measurement[], pick: (b: NonNullable<Measurement['busyMicrosPe
   fmt(ms.map((m) => pick(m.busyMicrosPerTask!)));
 console.log(
   `\nOurs while draining, busy time per task (µs), median (min–max): processor thread ${busy(ours, (b) => b.processors.reduce((x, y) => x + y, 0))}, ` +
-    `API thread ${busy(ours, (b) => b.api)}.`,
+    `API thread ${busy(ours, (b) => b.api)}; CPU time of the whole process per task ${fmt(ours.map((m) => m.cpuMicrosPerTask!))}.`,
 );
 const file = recordResults('engine', {
   tasks: TASKS,

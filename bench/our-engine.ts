@@ -33,6 +33,8 @@ export interface Measurement {
   latencyMs: { p50: number; p99: number; max: number; count: number };
   /** While draining: each thread's busy time (event loop utilization) per task processed. Ours only. */
   busyMicrosPerTask?: { api: number; processors: number[] };
+  /** While draining: the CPU time of the whole process (every thread) per task processed. Ours only. */
+  cpuMicrosPerTask?: number;
 }
 
 export function percentiles(values: number[]): Measurement['latencyMs'] {
@@ -180,6 +182,7 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
     api: threadPerformance.eventLoopUtilization(),
     processors: workers.map((w) => w.performance.eventLoopUtilization()),
   };
+  const cpu0 = process.cpuUsage();
   const t1 = performance.now();
   for (const worker of workers) worker.postMessage({ type: 'start' });
   while (succeeded < TASKS) {
@@ -187,6 +190,8 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
     if (process.env['BENCH_DEBUG'] && Math.random() < 0.01) process.stderr.write(`[${succeeded}] `);
   }
   const processSeconds = (performance.now() - t1) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMicrosPerTask = (cpu.user + cpu.system) / TASKS;
   const busyMicrosPerTask = {
     api: (threadPerformance.eventLoopUtilization(elu0.api).active * 1000) / TASKS,
     processors: workers.map(
@@ -221,6 +226,7 @@ export async function runOurs(options: OursOptions): Promise<Measurement> {
     enqueuePerSecond: TASKS / enqueueSeconds,
     processPerSecond: TASKS / processSeconds,
     busyMicrosPerTask,
+    cpuMicrosPerTask,
     latencyMs: percentiles(latencies),
   };
 }

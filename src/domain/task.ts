@@ -67,26 +67,29 @@ export function decodeTaskMessage(body: string): TaskMessage | { invalid: string
   return { taskId };
 }
 
-let secondStart = Number.NaN;
-let secondPrefix = '';
-let lastMillis = Number.NaN;
-let lastIso = '';
+/** The text up to the second ("2026-11-28T09:00:00."), by the second's first millisecond. */
+const secondPrefixes = new Map<number, string>();
+/** Seconds kept: a task's timestamps fall in a few seconds at once (now, a lease end, an expiry). */
+const SECOND_PREFIXES_KEPT = 16;
 
 /**
  * An ISO 8601 timestamp, as Date.prototype.toISOString gives it. A busy processor asks for many
- * timestamps a second: the text up to the second is made once per second, and the last one is kept.
+ * timestamps a second, in a few different seconds (now, now plus the visibility timeout, now plus
+ * the retention period): the text up to the second is made once per second and kept for the last
+ * few seconds asked for.
  */
 export function isoFromMillis(ms: number): string {
-  if (ms === lastMillis) return lastIso;
   // Whole milliseconds of years 0 to 9999 only: toISOString writes other years with a sign and six digits.
   if (!Number.isInteger(ms) || ms < 0 || ms >= 253402300800000) return new Date(ms).toISOString();
   const millis = ms % 1000;
   const start = ms - millis;
-  if (start !== secondStart) {
-    secondPrefix = new Date(start).toISOString().slice(0, 20);
-    secondStart = start;
+  let prefix = secondPrefixes.get(start);
+  if (prefix === undefined) {
+    prefix = new Date(start).toISOString().slice(0, 20);
+    if (secondPrefixes.size >= SECOND_PREFIXES_KEPT) {
+      secondPrefixes.delete(secondPrefixes.keys().next().value!);
+    }
+    secondPrefixes.set(start, prefix);
   }
-  lastIso = `${secondPrefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
-  lastMillis = ms;
-  return lastIso;
+  return `${prefix}${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}Z`;
 }

@@ -187,6 +187,11 @@ describe('isoFromMillis', () => {
       const ms = T + Math.floor(Math.random() * 86_400_000 * 3);
       cases.push(ms, ms, ms - 1);
     }
+    // A processor's pattern: now, a lease end and an expiry, second after second, past the cache's size.
+    for (let i = 0; i < 40; i++) {
+      const now = T + i * 1000 + (i % 7);
+      cases.push(now, now + 30_000, now + 7 * 86_400_000, now, now + 1);
+    }
     for (const ms of cases) expect([ms, isoFromMillis(ms)]).toEqual([ms, new Date(ms).toISOString()]);
   });
 });

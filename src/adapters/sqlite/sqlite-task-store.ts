@@ -21,6 +21,19 @@ interface TaskRow {
   doc: string;
 }
 
+/** Which indexed columns an update sets besides version and doc (bits of UPDATE_SQL's index). */
+const SETS_STATUS = 1;
+const SETS_RUN_AT = 2;
+const SETS_EXPIRES = 4;
+/** The UPDATE for each combination of those columns, made once rather than per write. */
+const UPDATE_SQL = Array.from({ length: 8 }, (_, changed) => {
+  const sets = ['version = ?', 'doc = ?'];
+  if (changed & SETS_STATUS) sets.push('status = ?');
+  if (changed & SETS_RUN_AT) sets.push('run_at_ms = ?');
+  if (changed & SETS_EXPIRES) sets.push('expires_ms = ?');
+  return `UPDATE tasks SET ${sets.join(', ')} WHERE id = ? AND version = ?`;
+});
+
 function ms(iso: string | null): number | null {
   return iso === null ? null : Date.parse(iso);
 }
@@ -254,23 +267,21 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
   #write(previous: Task, next: Task): boolean {
     const doc = JSON.stringify(next);
     // Only the indexed columns that changed are set, so SQLite leaves the other indexes alone.
-    const sets = ['version = ?', 'doc = ?'];
     const values: Array<string | number | null> = [next.version, doc];
+    let changed = 0;
     if (next.status !== previous.status) {
-      sets.push('status = ?');
+      changed |= SETS_STATUS;
       values.push(next.status);
     }
     if (next.runAt !== previous.runAt) {
-      sets.push('run_at_ms = ?');
+      changed |= SETS_RUN_AT;
       values.push(Date.parse(next.runAt));
     }
     if (next.expiresAt !== previous.expiresAt) {
-      sets.push('expires_ms = ?');
+      changed |= SETS_EXPIRES;
       values.push(ms(next.expiresAt));
     }
-    const updated = this.#db
-      .statement(`UPDATE tasks SET ${sets.join(', ')} WHERE id = ? AND version = ?`)
-      .run(...values, next.id, previous.version);
+    const updated = this.#db.statement(UPDATE_SQL[changed]!).run(...values, next.id, previous.version);
     if (Number(updated.changes) === 0) {
       this.#recent.delete(next.id);
       return false;
