@@ -591,6 +591,7 @@ describe('SqliteDatabase', () => {
       END;
       DROP INDEX tasks_waiting_by_run_at;
       CREATE INDEX tasks_waiting ON tasks (status, run_at_ms);
+      CREATE INDEX tasks_by_status ON tasks (status, created_ms, id);
       PRAGMA user_version = 1;
     `);
     old.close();
@@ -612,14 +613,78 @@ describe('SqliteDatabase', () => {
     const { kept, real } = countsOf(upgraded);
     upgraded.close();
 
-    expect(version).toBe(2);
+    expect(version).toBe(3);
     expect(schema.filter((r) => r.type === 'trigger')).toEqual([]);
+    expect(schema.map((r) => r.name)).not.toContain('tasks_by_status');
     expect(schema.map((r) => r.name)).toContain('tasks_waiting_by_run_at');
     expect(schema.map((r) => r.name)).not.toContain('tasks_waiting');
     expect(counts.QUEUED).toBe(2);
     expect(oldestWaitingRunAt).not.toBeNull();
     expect(real).toEqual({ QUEUED: 2, RUNNING: 1 });
     expect(kept).toEqual(real);
+  });
+
+  it('upgrades a schema version 2 file: the status-only index is dropped, listings by status still work', async () => {
+    const path = tempPath();
+    const db = new SqliteDatabase(path);
+    const store = new SqliteTaskStore(db);
+    const tasks = [makeTask({ type: 'SEND_EMAIL' }), makeTask({ type: 'PROCESS_DATA' })];
+    await store.create(tasks.map(plain));
+    db.close();
+    const old = new DatabaseSync(path);
+    old.exec('CREATE INDEX tasks_by_status ON tasks (status, created_ms, id); PRAGMA user_version = 2;');
+    old.close();
+
+    const upgraded = new SqliteDatabase(path);
+    const indexes = (
+      upgraded.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index'").all() as Array<{
+        name: string;
+      }>
+    ).map((r) => r.name);
+    const version = (upgraded.db.prepare('PRAGMA user_version').get() as { user_version: number })
+      .user_version;
+    const listed = await new SqliteTaskStore(upgraded).list({ status: 'QUEUED' }, 10, null);
+    upgraded.close();
+
+    expect(version).toBe(3);
+    expect(indexes).not.toContain('tasks_by_status');
+    expect(indexes).toContain('tasks_by_status_type');
+    expect(listed.items.map((t) => t.id).sort()).toEqual(tasks.map((t) => t.id).sort());
+  });
+
+  it('reads every listing shape through an index, in order, with no scan of the table and no sort', () => {
+    const db = new SqliteDatabase(tempPath());
+    const plan = (sql: string, ...params: Array<string | number>) =>
+      (db.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>)
+        .map((r) => r.detail)
+        .join('; ');
+    const page = 'ORDER BY created_ms DESC, id DESC LIMIT 11';
+    const after = '(created_ms, id) < (1, ?)';
+    const shapes = {
+      all: plan(`SELECT created_ms, id, doc FROM tasks WHERE ${after} ${page}`, 'x'),
+      byType: plan(`SELECT created_ms, id, doc FROM tasks WHERE type = ? AND ${after} ${page}`, 'T', 'x'),
+      byStatusAndType: plan(
+        `SELECT created_ms, id, doc FROM tasks WHERE status = ? AND type = ? AND ${after} ${page}`,
+        'QUEUED',
+        'T',
+        'x',
+      ),
+      typesInStatus: plan(
+        'WITH RECURSIVE types (type) AS (SELECT min(type) FROM tasks WHERE status = ?1 ' +
+          'UNION ALL SELECT (SELECT min(type) FROM tasks WHERE status = ?1 AND type > types.type) ' +
+          'FROM types WHERE types.type IS NOT NULL) SELECT type FROM types WHERE type IS NOT NULL',
+        'QUEUED',
+      ),
+    };
+    db.close();
+
+    expect(shapes.all).toMatch(/USING INDEX tasks_by_created/);
+    expect(shapes.byType).toMatch(/USING INDEX tasks_by_type/);
+    expect(shapes.byStatusAndType).toMatch(/USING INDEX tasks_by_status_type/);
+    expect(shapes.typesInStatus).toMatch(/tasks_by_status_type/);
+    for (const detail of Object.values(shapes)) {
+      expect(detail).not.toMatch(/TEMP B-TREE|SCAN tasks(?! USING)/);
+    }
   });
 
   it('throws StorageError naming the path when the file is not a database', () => {

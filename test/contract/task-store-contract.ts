@@ -427,6 +427,20 @@ export function describeTaskStoreContract(
         expect(all.map((t) => t.id).sort()).toEqual(tasks.map((t) => t.id).sort());
       });
 
+      it('paginates a listing by status across types whose tasks share a createdAt', async () => {
+        const tasks = Array.from({ length: 9 }, (_, i) =>
+          makeTask({ createdAt: iso(T0 + (i % 2)), type: types[i % types.length]! }),
+        );
+        await store.create(tasks.map(plain));
+
+        const all = await listAll(store, { status: 'QUEUED' }, 2);
+
+        expect(all.map((t) => t.id).sort()).toEqual(tasks.map((t) => t.id).sort());
+        // Newest first: the three or four of the later millisecond come before the rest.
+        const later = new Set(tasks.filter((_, i) => i % 2 === 1).map((t) => t.id));
+        expect(all.slice(0, later.size).every((t) => later.has(t.id))).toBe(true);
+      });
+
       it('returns null nextToken when the last page is exactly full', async () => {
         const tasks = Array.from({ length: 4 }, (_, i) => makeTask({ createdAt: iso(T0 + i) }));
         await store.create(tasks.map(plain));
