@@ -50,6 +50,22 @@ describe('cancelTask', () => {
     expect(engine.queue.deadLetters(10)).toHaveLength(0);
   });
 
+  it('is seen by a RUNNING task after many check periods, not only by the first check', async () => {
+    // prepare: the harness checks every 50 ms; let a dozen periods pass before cancelling.
+    const { id } = await engine.submit({ type: 'SLOW', payload: { ms: 20_000 }, timeoutSeconds: 60 });
+    await engine.waitForTask(id, 'RUNNING');
+    await new Promise((resolve) => setTimeout(resolve, 600));
+
+    // act
+    await engine.cancelTask(id);
+
+    // assess
+    const cancelled = await engine.waitForTask(id, 'CANCELLED');
+    expect(engine.probe.abortReasons.get(id)).toMatchObject({ why: 'cancel' });
+    expect(cancelled.attempts).toBe(1);
+    await engine.waitForEmptyQueue();
+  });
+
   it('of a RUNNING task whose attempt then fails ends CANCELLED and does not run it again', async () => {
     // prepare: the handler waits at a gate, then throws a retryable error on every attempt
     const { id } = await engine.submit({ type: 'GATED', payload: {}, maxAttempts: 3 });

@@ -110,6 +110,8 @@ describe('a task that runs longer than the visibility timeout', () => {
       .filter((u) => u.status === 'RUNNING')
       .map((u) => Date.parse(u.leaseExpiresAt!));
     expect(Math.max(...leases)).toBeGreaterThan(leases[0]!);
+    // Renewed again and again (every third of the 2 s visibility timeout over a 3 s run), not once.
+    expect(new Set(leases).size).toBeGreaterThanOrEqual(3);
     await engine.waitForEmptyQueue();
   });
 });
