@@ -669,6 +669,12 @@ describe('SqliteDatabase', () => {
         'T',
         'x',
       ),
+      positionsInStatusAndType: plan(
+        `SELECT created_ms, id FROM tasks WHERE status = ? AND type = ? AND ${after} ${page}`,
+        'QUEUED',
+        'T',
+        'x',
+      ),
       typesInStatus: plan(
         'WITH RECURSIVE types (type) AS (SELECT min(type) FROM tasks WHERE status = ?1 ' +
           'UNION ALL SELECT (SELECT min(type) FROM tasks WHERE status = ?1 AND type > types.type) ' +
@@ -681,6 +687,7 @@ describe('SqliteDatabase', () => {
     expect(shapes.all).toMatch(/USING INDEX tasks_by_created/);
     expect(shapes.byType).toMatch(/USING INDEX tasks_by_type/);
     expect(shapes.byStatusAndType).toMatch(/USING INDEX tasks_by_status_type/);
+    expect(shapes.positionsInStatusAndType).toMatch(/USING COVERING INDEX tasks_by_status_type/);
     expect(shapes.typesInStatus).toMatch(/tasks_by_status_type/);
     for (const detail of Object.values(shapes)) {
       expect(detail).not.toMatch(/TEMP B-TREE|SCAN tasks(?! USING)/);

@@ -316,34 +316,61 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
 
   async list(filter: TaskFilter, limit: number, nextToken: string | null): Promise<TaskPage> {
     const after = nextToken ? decodeToken(nextToken) : null;
-    let rows: ListRow[];
-    if (filter.status && !filter.type) {
-      // No index starts with status alone (one fewer index for every status change to move): each
-      // type present in the status is read from (status, type, created) in order, and the pages merged.
-      const types = this.#db
-        .statement(
-          'WITH RECURSIVE types (type) AS (SELECT min(type) FROM tasks WHERE status = ?1 ' +
-            'UNION ALL SELECT (SELECT min(type) FROM tasks WHERE status = ?1 AND type > types.type) ' +
-            'FROM types WHERE types.type IS NOT NULL) SELECT type FROM types WHERE type IS NOT NULL',
-        )
-        .all(filter.status) as Array<{ type: string }>;
-      rows = types
-        .flatMap(({ type }) => this.#listRows({ status: filter.status, type }, after, limit + 1))
-        .sort((a, b) => b.created_ms - a.created_ms || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
-        .slice(0, limit + 1);
-    } else {
-      rows = this.#listRows(filter, after, limit + 1);
-    }
-    const items = rows.slice(0, limit).map((row) => JSON.parse(row.doc) as Task);
-    const last = rows[limit - 1];
+    if (filter.status && !filter.type) return this.#listStatus(filter.status, limit, after);
+    const rows = this.#listRows('created_ms, id, doc', filter, after, limit + 1) as ListRow[];
+    return this.#page(
+      rows.slice(0, limit).map((row) => JSON.parse(row.doc) as Task),
+      rows,
+      limit,
+    );
+  }
+
+  /**
+   * A listing by status alone. No index starts with status alone (so each change of status moves one
+   * index entry, not two): the positions of each type present in the status are read from
+   * (status, type, created), which covers them, and merged; then the page's own tasks are read. A
+   * task removed in between (by the retention sweep) is left out of the page.
+   */
+  #listStatus(status: TaskStatus, limit: number, after: [number, string] | null): TaskPage {
+    const types = this.#db
+      .statement(
+        'WITH RECURSIVE types (type) AS (SELECT min(type) FROM tasks WHERE status = ?1 ' +
+          'UNION ALL SELECT (SELECT min(type) FROM tasks WHERE status = ?1 AND type > types.type) ' +
+          'FROM types WHERE types.type IS NOT NULL) SELECT type FROM types WHERE type IS NOT NULL',
+      )
+      .all(status) as Array<{ type: string }>;
+    const positions = types
+      .flatMap(({ type }) => this.#listRows('created_ms, id', { status, type }, after, limit + 1))
+      .sort((a, b) => b.created_ms - a.created_ms || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+      .slice(0, limit + 1);
+    const read = this.#db.statement('SELECT doc FROM tasks WHERE id = ?');
+    const items = positions.slice(0, limit).flatMap((position) => {
+      const row = read.get(position.id) as TaskRow | undefined;
+      return row ? [JSON.parse(row.doc) as Task] : [];
+    });
+    return this.#page(items, positions, limit);
+  }
+
+  /** A page of `items`; a next token when `positions` (up to limit + 1) go past the page. */
+  #page(
+    items: Task[],
+    positions: ReadonlyArray<{ created_ms: number; id: string }>,
+    limit: number,
+  ): TaskPage {
+    const last = positions[limit - 1];
     return {
       items,
-      nextToken: rows.length > limit && last ? encodeToken(last.created_ms, last.id) : null,
+      nextToken: positions.length > limit && last ? encodeToken(last.created_ms, last.id) : null,
     };
   }
 
-  /** Up to `max` tasks matching `filter`, newest first, after the position `after` if given. */
-  #listRows(filter: TaskFilter, after: [number, string] | null, max: number): ListRow[] {
+  /** `columns` of up to `max` tasks matching `filter`, newest first, after the position `after` if given. */
+  #listRows(
+    columns: 'created_ms, id' | 'created_ms, id, doc',
+    filter: TaskFilter,
+    after: [number, string] | null,
+    max: number,
+  ): Array<{ created_ms: number; id: string; doc?: string }> {
     const where: string[] = [];
     const params: Array<string | number> = [];
     if (filter.status) {
@@ -359,9 +386,13 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
       params.push(after[0], after[1]);
     }
     const sql =
-      `SELECT created_ms, id, doc FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
+      `SELECT ${columns} FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
       'ORDER BY created_ms DESC, id DESC LIMIT ?';
-    return this.#db.statement(sql).all(...params, max) as unknown as ListRow[];
+    return this.#db.statement(sql).all(...params, max) as unknown as Array<{
+      created_ms: number;
+      id: string;
+      doc?: string;
+    }>;
   }
 
   async counts(now: string): Promise<QueueCounts> {
