@@ -16,6 +16,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { BlobStore } from '../ports/blob-store.ts';
 import type { MessageControl, ReceivedMessage } from '../ports/task-queue.ts';
 import type { TaskPatch, TaskStore, UpdateCondition } from '../ports/task-store.ts';
+import { watchAttempt } from './attempt-watch.ts';
 import { expiryFor } from './retention.ts';
 
 export interface ProcessDeliveryConfig {
@@ -218,53 +219,28 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
     });
     stoppedPromise.catch(() => undefined);
 
-    // One timer for the attempt's deadline, its cancel checks and its lease renewals (each at
-    // multiples of its period from the start, as intervals would be): a task that ends quickly
-    // then costs one timer instead of three.
-    const timeoutMs = task.timeoutSeconds * 1000;
-    // Renew the lease (message visibility and the task's leaseExpiresAt) well before it runs out.
-    const renewEveryMs = (config.visibilityTimeoutSeconds * 1000) / 3;
-    // At least a millisecond apart, as setInterval would clamp them.
-    const cancelCheckEveryMs = Math.max(1, config.cancelCheckMs);
-    let elapsedMs = 0;
-    let nextCancelCheckMs = cancelCheckEveryMs;
-    let nextRenewalMs = renewEveryMs;
-    let watch: NodeJS.Timeout | undefined;
-    const checkCancel = () => {
-      deps.store.get(task.id).then(
-        (current) => {
-          if (current?.cancelRequested) stop(new AttemptStopped('cancel'));
-        },
-        (error: unknown) => log.warn('cancel check failed', { error: String(error) }),
-      );
-    };
-    const renewLease = () => {
-      const until = deps.clock.now() + config.visibilityTimeoutSeconds * 1000;
-      Promise.all([
-        deps.messages.changeVisibility(message.receiptHandle, config.visibilityTimeoutSeconds),
-        write({ leaseExpiresAt: isoFromMillis(until) }),
-      ]).catch((error: unknown) => log.warn('lease renewal failed', { error: String(error) }));
-    };
-    const scheduleWatch = () => {
-      const dueMs = Math.min(timeoutMs, nextCancelCheckMs, nextRenewalMs);
-      watch = setTimeout(() => {
-        elapsedMs = dueMs;
-        if (elapsedMs >= timeoutMs) {
-          stop(new AttemptStopped('timeout'));
-          return;
-        }
-        if (elapsedMs >= nextCancelCheckMs) {
-          nextCancelCheckMs += cancelCheckEveryMs;
-          checkCancel();
-        }
-        if (elapsedMs >= nextRenewalMs) {
-          nextRenewalMs += renewEveryMs;
-          renewLease();
-        }
-        scheduleWatch();
-      }, dueMs - elapsedMs);
-    };
-    scheduleWatch();
+    const unwatch = watchAttempt({
+      timeoutMs: task.timeoutSeconds * 1000,
+      cancelCheckEveryMs: config.cancelCheckMs,
+      // Renew the lease (message visibility and the task's leaseExpiresAt) well before it runs out.
+      renewEveryMs: (config.visibilityTimeoutSeconds * 1000) / 3,
+      onTimeout: () => stop(new AttemptStopped('timeout')),
+      onCancelCheck: () => {
+        deps.store.get(task.id).then(
+          (current) => {
+            if (current?.cancelRequested) stop(new AttemptStopped('cancel'));
+          },
+          (error: unknown) => log.warn('cancel check failed', { error: String(error) }),
+        );
+      },
+      onRenewal: () => {
+        const until = deps.clock.now() + config.visibilityTimeoutSeconds * 1000;
+        Promise.all([
+          deps.messages.changeVisibility(message.receiptHandle, config.visibilityTimeoutSeconds),
+          write({ leaseExpiresAt: isoFromMillis(until) }),
+        ]).catch((error: unknown) => log.warn('lease renewal failed', { error: String(error) }));
+      },
+    });
 
     let lastProgressWrite = 0;
     let pendingProgress: { fraction: number; message: string | null } | undefined;
@@ -324,7 +300,7 @@ export function makeProcessDelivery(deps: ProcessDeliveryDeps) {
     } catch (error) {
       outcome = { ok: false, error };
     } finally {
-      clearTimeout(watch);
+      unwatch();
       if (progressTimer) clearTimeout(progressTimer);
     }
 

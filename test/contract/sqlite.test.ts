@@ -9,7 +9,11 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { SqliteChangeFeed } from '../../src/adapters/sqlite/sqlite-change-feed.ts';
 import { SqliteDatabase, StorageError } from '../../src/adapters/sqlite/sqlite-database.ts';
 import { SqliteTaskQueue } from '../../src/adapters/sqlite/sqlite-task-queue.ts';
-import { SqliteTaskStore } from '../../src/adapters/sqlite/sqlite-task-store.ts';
+import {
+  SqliteTaskStore,
+  TYPES_IN_STATUS_SQL,
+  listSql,
+} from '../../src/adapters/sqlite/sqlite-task-store.ts';
 import { taskFromImage } from '../../src/adapters/dynamodb/task-image.ts';
 import { taskFromItem } from '../../src/adapters/dynamodb/task-item.ts';
 import type { Task } from '../../src/domain/task.ts';
@@ -654,44 +658,93 @@ describe('SqliteDatabase', () => {
 
   it('reads every listing shape through an index, in order, with no scan of the table and no sort', () => {
     const db = new SqliteDatabase(tempPath());
-    const plan = (sql: string, ...params: Array<string | number>) =>
-      (db.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>)
+    const plan = (sql: string) =>
+      (db.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as Array<{ detail: string }>)
         .map((r) => r.detail)
         .join('; ');
-    const page = 'ORDER BY created_ms DESC, id DESC LIMIT 11';
-    const after = '(created_ms, id) < (1, ?)';
-    const shapes = {
-      all: plan(`SELECT created_ms, id, doc FROM tasks WHERE ${after} ${page}`, 'x'),
-      byType: plan(`SELECT created_ms, id, doc FROM tasks WHERE type = ? AND ${after} ${page}`, 'T', 'x'),
-      byStatusAndType: plan(
-        `SELECT created_ms, id, doc FROM tasks WHERE status = ? AND type = ? AND ${after} ${page}`,
-        'QUEUED',
-        'T',
-        'x',
-      ),
-      positionsInStatusAndType: plan(
-        `SELECT created_ms, id FROM tasks WHERE status = ? AND type = ? AND ${after} ${page}`,
-        'QUEUED',
-        'T',
-        'x',
-      ),
-      typesInStatus: plan(
-        'WITH RECURSIVE types (type) AS (SELECT min(type) FROM tasks WHERE status = ?1 ' +
-          'UNION ALL SELECT (SELECT min(type) FROM tasks WHERE status = ?1 AND type > types.type) ' +
-          'FROM types WHERE types.type IS NOT NULL) SELECT type FROM types WHERE type IS NOT NULL',
-        'QUEUED',
-      ),
-    };
+    // Every statement the store lists with: each filter shape, with and without a position, and
+    // the positions alone (a listing by status merges those of each type).
+    const shapes: Record<string, string> = { typesInStatus: plan(TYPES_IN_STATUS_SQL) };
+    for (const columns of ['created_ms, id', 'created_ms, id, doc'] as const) {
+      for (const status of [false, true]) {
+        for (const type of [false, true]) {
+          for (const after of [false, true]) {
+            shapes[`${columns} status=${status} type=${type} after=${after}`] = plan(
+              listSql(columns, { status, type, after }),
+            );
+          }
+        }
+      }
+    }
     db.close();
 
-    expect(shapes.all).toMatch(/USING INDEX tasks_by_created/);
-    expect(shapes.byType).toMatch(/USING INDEX tasks_by_type/);
-    expect(shapes.byStatusAndType).toMatch(/USING INDEX tasks_by_status_type/);
-    expect(shapes.positionsInStatusAndType).toMatch(/USING COVERING INDEX tasks_by_status_type/);
-    expect(shapes.typesInStatus).toMatch(/tasks_by_status_type/);
-    for (const detail of Object.values(shapes)) {
-      expect(detail).not.toMatch(/TEMP B-TREE|SCAN tasks(?! USING)/);
+    expect(shapes['typesInStatus']).toMatch(/COVERING INDEX tasks_by_status_type \(status=\?\)/);
+    expect(shapes['created_ms, id status=true type=true after=true']).toMatch(
+      /USING COVERING INDEX tasks_by_status_type/,
+    );
+    expect(shapes['created_ms, id, doc status=false type=false after=true']).toMatch(
+      /INDEX tasks_by_created/,
+    );
+    expect(shapes['created_ms, id, doc status=false type=true after=true']).toMatch(/INDEX tasks_by_type/);
+    expect(shapes['created_ms, id, doc status=true type=true after=true']).toMatch(
+      /INDEX tasks_by_status_type/,
+    );
+    for (const [shape, detail] of Object.entries(shapes)) {
+      // A listing by status alone never runs as one statement (it merges the types' pages).
+      if (/status=true type=false/.test(shape)) continue;
+      expect([shape, detail]).not.toEqual([shape, expect.stringMatching(/TEMP B-TREE|SCAN tasks(?! USING)/)]);
     }
+  });
+
+  it('lists by status from one snapshot: a task claimed meanwhile on another connection is listed as it was', async () => {
+    const path = tempPath();
+    const db = new SqliteDatabase(path);
+    const store = new SqliteTaskStore(db);
+    const tasks = [makeTask({ type: 'SEND_EMAIL' }), makeTask({ type: 'PROCESS_DATA' })];
+    await store.create(tasks.map(plain));
+    const other = new DatabaseSync(path);
+    // Another connection claims the first task just before the listing reads the tasks' documents.
+    const statement = db.statement.bind(db);
+    vi.spyOn(db, 'statement').mockImplementation((sql: string) => {
+      if (sql === 'SELECT doc FROM tasks WHERE id = ?') {
+        other
+          .prepare(
+            "UPDATE tasks SET status = 'RUNNING', doc = json_set(doc, '$.status', 'RUNNING') WHERE id = ?",
+          )
+          .run(tasks[0]!.id);
+      }
+      return statement(sql);
+    });
+
+    const listed = await store.list({ status: 'QUEUED' }, 10, null);
+    const after = await store.list({ status: 'QUEUED' }, 10, null);
+    other.close();
+    db.close();
+
+    expect(listed.items.map((t) => [t.id, t.status]).sort()).toEqual(
+      tasks.map((t) => [t.id, 'QUEUED']).sort(),
+    );
+    expect(after.items.map((t) => t.id)).toEqual([tasks[1]!.id]);
+  });
+
+  it('stores the indexed columns an update changes together (status, runAt, expiresAt) each in its own column', async () => {
+    const db = new SqliteDatabase(tempPath());
+    const store = new SqliteTaskStore(db);
+    const task = makeTask();
+    await store.create([plain(task)]);
+
+    await store.update(
+      task.id,
+      { status: 'RETRYING', runAt: iso(T0 + 5_000), expiresAt: iso(T0 + 9_000) },
+      {},
+      iso(T0 + 1),
+    );
+    const row = db.db
+      .prepare('SELECT status, run_at_ms, expires_ms FROM tasks WHERE id = ?')
+      .get(task.id) as { status: string; run_at_ms: number; expires_ms: number };
+    db.close();
+
+    expect(row).toEqual({ status: 'RETRYING', run_at_ms: T0 + 5_000, expires_ms: T0 + 9_000 });
   });
 
   it('throws StorageError naming the path when the file is not a database', () => {

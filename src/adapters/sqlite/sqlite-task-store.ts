@@ -39,6 +39,32 @@ const UPDATE_SQL = Array.from({ length: 8 }, (_, changed) => {
   return `UPDATE tasks SET ${sets.join(', ')} WHERE id = ? AND version = ?`;
 });
 
+/** The types present in a status (?1), by a skip scan over tasks_by_status_type. */
+export const TYPES_IN_STATUS_SQL =
+  'WITH RECURSIVE types (type) AS (SELECT min(type) FROM tasks WHERE status = ?1 ' +
+  'UNION ALL SELECT (SELECT min(type) FROM tasks WHERE status = ?1 AND type > types.type) ' +
+  'FROM types WHERE types.type IS NOT NULL) SELECT type FROM types WHERE type IS NOT NULL';
+
+export type ListColumns = 'created_ms, id' | 'created_ms, id, doc';
+
+/**
+ * A page of a listing, newest first: parameters are the status, the type and the position after
+ * which to start (created_ms, id), each only when filtered on, then the row count.
+ */
+export function listSql(
+  columns: ListColumns,
+  by: { status: boolean; type: boolean; after: boolean },
+): string {
+  const where: string[] = [];
+  if (by.status) where.push('status = ?');
+  if (by.type) where.push('type = ?');
+  if (by.after) where.push('(created_ms, id) < (?, ?)');
+  return (
+    `SELECT ${columns} FROM tasks ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}` +
+    'ORDER BY created_ms DESC, id DESC LIMIT ?'
+  );
+}
+
 function ms(iso: string | null): number | null {
   return iso === null ? null : Date.parse(iso);
 }
@@ -328,27 +354,28 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
   /**
    * A listing by status alone. No index starts with status alone (so each change of status moves one
    * index entry, not two): the positions of each type present in the status are read from
-   * (status, type, created), which covers them, and merged; then the page's own tasks are read. A
-   * task removed in between (by the retention sweep) is left out of the page.
+   * (status, type, created), which covers them, and merged; then the page's own tasks are read.
    */
   #listStatus(status: TaskStatus, limit: number, after: [number, string] | null): TaskPage {
-    const types = this.#db
-      .statement(
-        'WITH RECURSIVE types (type) AS (SELECT min(type) FROM tasks WHERE status = ?1 ' +
-          'UNION ALL SELECT (SELECT min(type) FROM tasks WHERE status = ?1 AND type > types.type) ' +
-          'FROM types WHERE types.type IS NOT NULL) SELECT type FROM types WHERE type IS NOT NULL',
-      )
-      .all(status) as Array<{ type: string }>;
-    const positions = types
-      .flatMap(({ type }) => this.#listRows('created_ms, id', { status, type }, after, limit + 1))
-      .sort((a, b) => b.created_ms - a.created_ms || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
-      .slice(0, limit + 1);
-    const read = this.#db.statement('SELECT doc FROM tasks WHERE id = ?');
-    const items = positions.slice(0, limit).flatMap((position) => {
-      const row = read.get(position.id) as TaskRow | undefined;
-      return row ? [JSON.parse(row.doc) as Task] : [];
-    });
-    return this.#page(items, positions, limit);
+    // Several statements: one read transaction gives them one snapshot, so a task that changes
+    // status meanwhile (on another connection) is not listed under the new one.
+    const own = !this.#db.db.isTransaction;
+    if (own) this.#db.statement('BEGIN').run();
+    try {
+      const types = this.#db.statement(TYPES_IN_STATUS_SQL).all(status) as Array<{ type: string }>;
+      const positions = types
+        .flatMap(({ type }) => this.#listRows('created_ms, id', { status, type }, after, limit + 1))
+        .sort((a, b) => b.created_ms - a.created_ms || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+        .slice(0, limit + 1);
+      const read = this.#db.statement('SELECT doc FROM tasks WHERE id = ?');
+      const items = positions.slice(0, limit).map((position) => {
+        const row = read.get(position.id) as unknown as TaskRow;
+        return JSON.parse(row.doc) as Task;
+      });
+      return this.#page(items, positions, limit);
+    } finally {
+      if (own) this.#db.statement('COMMIT').run();
+    }
   }
 
   /** A page of `items`; a next token when `positions` (up to limit + 1) go past the page. */
@@ -366,28 +393,16 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
 
   /** `columns` of up to `max` tasks matching `filter`, newest first, after the position `after` if given. */
   #listRows(
-    columns: 'created_ms, id' | 'created_ms, id, doc',
+    columns: ListColumns,
     filter: TaskFilter,
     after: [number, string] | null,
     max: number,
   ): Array<{ created_ms: number; id: string; doc?: string }> {
-    const where: string[] = [];
     const params: Array<string | number> = [];
-    if (filter.status) {
-      where.push('status = ?');
-      params.push(filter.status);
-    }
-    if (filter.type) {
-      where.push('type = ?');
-      params.push(filter.type);
-    }
-    if (after) {
-      where.push('(created_ms, id) < (?, ?)');
-      params.push(after[0], after[1]);
-    }
-    const sql =
-      `SELECT ${columns} FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
-      'ORDER BY created_ms DESC, id DESC LIMIT ?';
+    if (filter.status) params.push(filter.status);
+    if (filter.type) params.push(filter.type);
+    if (after) params.push(after[0], after[1]);
+    const sql = listSql(columns, { status: !!filter.status, type: !!filter.type, after: !!after });
     return this.#db.statement(sql).all(...params, max) as unknown as Array<{
       created_ms: number;
       id: string;
