@@ -57,10 +57,20 @@ export function watchAttempt(options: AttemptWatchOptions): () => void {
     // The next of each is the first multiple of its period after now.
     if (check) nextCheck = (Math.floor(elapsed / checkEvery) + 1) * checkEvery;
     if (renew) nextRenewal = (Math.floor(elapsed / renewEvery) + 1) * renewEvery;
-    // Set before the callbacks run, so that one which throws or stops the watch leaves it right.
+    // Set before the callbacks run, so that one which stops the watch clears the new timer. Each
+    // callback runs even when the other throws (as two intervals would); the error then goes on.
     schedule(elapsed);
-    if (check) options.onCancelCheck();
-    if (renew && !stopped) options.onRenewal();
+    let failure: { error: unknown } | undefined;
+    const run = (callback: () => void) => {
+      try {
+        callback();
+      } catch (error) {
+        failure ??= { error };
+      }
+    };
+    if (check) run(options.onCancelCheck);
+    if (renew && !stopped) run(options.onRenewal);
+    if (failure) throw failure.error;
   };
 
   schedule(0);

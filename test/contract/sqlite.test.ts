@@ -727,6 +727,31 @@ describe('SqliteDatabase', () => {
     expect(after.items.map((t) => t.id)).toEqual([tasks[1]!.id]);
   });
 
+  it('reports the error of a listing by status that fails midway, and leaves no transaction open', async () => {
+    const db = new SqliteDatabase(tempPath());
+    const store = new SqliteTaskStore(db);
+    await store.create([plain(makeTask())]);
+    // An I/O error on which SQLite has already ended the transaction itself.
+    const statement = db.statement.bind(db);
+    const spy = vi.spyOn(db, 'statement').mockImplementation((sql: string) => {
+      if (sql !== 'SELECT doc FROM tasks WHERE id = ?') return statement(sql);
+      return {
+        get: () => {
+          db.db.exec('ROLLBACK');
+          throw new Error('disk I/O error');
+        },
+      } as never;
+    });
+
+    const attempt = store.list({ status: 'QUEUED' }, 10, null);
+
+    await expect(attempt).rejects.toThrow('disk I/O error');
+    spy.mockRestore();
+    expect(db.db.isTransaction).toBe(false);
+    expect((await store.list({ status: 'QUEUED' }, 10, null)).items).toHaveLength(1);
+    db.close();
+  });
+
   it('stores the indexed columns an update changes together (status, runAt, expiresAt) each in its own column', async () => {
     const db = new SqliteDatabase(tempPath());
     const store = new SqliteTaskStore(db);

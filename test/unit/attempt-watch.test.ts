@@ -83,14 +83,36 @@ describe('watchAttempt', () => {
     expect(events).toEqual(['check']);
   });
 
-  it('does not spin on a zero or invalid period: it waits at least a millisecond', async () => {
+  it('takes a zero or invalid period as a millisecond: no spin, and no check or renewal lost', async () => {
     watch(50, 0, Number.NaN);
 
     await idle(60);
 
-    const checks = events.filter((e) => e.startsWith('check')).length;
-    expect(checks).toBeGreaterThan(0);
-    expect(checks).toBeLessThanOrEqual(50);
-    expect(events.at(-1)).toBe('timeout@50');
+    const every = Array.from({ length: 49 }, (_, i) => [`check@${i + 1}`, `renew@${i + 1}`]).flat();
+    expect(events).toEqual([...every, 'timeout@50']);
+  });
+
+  it('still renews the lease when a cancel check throws, and lets the error go on', async () => {
+    watchAttempt({
+      timeoutMs: 1000,
+      cancelCheckEveryMs: 100,
+      renewEveryMs: 100,
+      now: () => clock,
+      onTimeout: () => events.push('timeout'),
+      onCancelCheck: () => {
+        events.push('check');
+        throw new Error('check failed');
+      },
+      onRenewal: () => events.push('renew'),
+    });
+    const errors: unknown[] = [];
+
+    for (let i = 0; i < 300; i++) {
+      clock += 1;
+      await vi.advanceTimersByTimeAsync(1).catch((error: unknown) => errors.push(error));
+    }
+
+    expect(events).toEqual(['check', 'renew', 'check', 'renew', 'check', 'renew']);
+    expect(errors).toHaveLength(3);
   });
 });

@@ -372,9 +372,18 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
         const row = read.get(position.id) as unknown as TaskRow;
         return JSON.parse(row.doc) as Task;
       });
-      return this.#page(items, positions, limit);
-    } finally {
       if (own) this.#db.statement('COMMIT').run();
+      return this.#page(items, positions, limit);
+    } catch (error) {
+      // SQLite may have ended the transaction itself (I/O, out of memory): the error is the one to report.
+      if (own && this.#db.db.isTransaction) {
+        try {
+          this.#db.statement('ROLLBACK').run();
+        } catch {
+          // Already rolled back.
+        }
+      }
+      throw error;
     }
   }
 
