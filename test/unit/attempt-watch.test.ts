@@ -6,14 +6,23 @@ import { watchAttempt } from '../../src/use-cases/attempt-watch.ts';
 let clock = 0;
 const events: string[] = [];
 
-function watch(timeoutMs: number, cancelCheckEveryMs: number, renewEveryMs: number) {
+/** A watch that records its events with the clock's time; `alsoOnCheck` runs after a check is recorded. */
+function watch(
+  timeoutMs: number,
+  cancelCheckEveryMs: number,
+  renewEveryMs: number,
+  alsoOnCheck: () => void = () => undefined,
+) {
   return watchAttempt({
     timeoutMs,
     cancelCheckEveryMs,
     renewEveryMs,
     now: () => clock,
     onTimeout: () => events.push(`timeout@${clock}`),
-    onCancelCheck: () => events.push(`check@${clock}`),
+    onCancelCheck: () => {
+      events.push(`check@${clock}`);
+      alsoOnCheck();
+    },
     onRenewal: () => events.push(`renew@${clock}`),
   });
 }
@@ -65,22 +74,11 @@ describe('watchAttempt', () => {
   });
 
   it('runs no callback after it is stopped, also when stopped from a callback', async () => {
-    const stop = watchAttempt({
-      timeoutMs: 1000,
-      cancelCheckEveryMs: 100,
-      renewEveryMs: 100,
-      now: () => clock,
-      onTimeout: () => events.push('timeout'),
-      onCancelCheck: () => {
-        events.push('check');
-        stop();
-      },
-      onRenewal: () => events.push('renew'),
-    });
+    const stop: () => void = watch(1000, 100, 100, () => stop());
 
     await idle(2000);
 
-    expect(events).toEqual(['check']);
+    expect(events).toEqual(['check@100']);
   });
 
   it('takes a zero or invalid period as a millisecond: no spin, and no check or renewal lost', async () => {
@@ -93,17 +91,8 @@ describe('watchAttempt', () => {
   });
 
   it('still renews the lease when a cancel check throws, and lets the error go on', async () => {
-    watchAttempt({
-      timeoutMs: 1000,
-      cancelCheckEveryMs: 100,
-      renewEveryMs: 100,
-      now: () => clock,
-      onTimeout: () => events.push('timeout'),
-      onCancelCheck: () => {
-        events.push('check');
-        throw new Error('check failed');
-      },
-      onRenewal: () => events.push('renew'),
+    watch(1000, 100, 100, () => {
+      throw new Error('check failed');
     });
     const errors: unknown[] = [];
 
@@ -112,7 +101,7 @@ describe('watchAttempt', () => {
       await vi.advanceTimersByTimeAsync(1).catch((error: unknown) => errors.push(error));
     }
 
-    expect(events).toEqual(['check', 'renew', 'check', 'renew', 'check', 'renew']);
+    expect(events).toEqual(['check@100', 'renew@100', 'check@200', 'renew@200', 'check@300', 'renew@300']);
     expect(errors).toHaveLength(3);
   });
 });

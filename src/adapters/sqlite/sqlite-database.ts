@@ -293,6 +293,33 @@ export class SqliteDatabase {
     return returned;
   }
 
+  /**
+   * Runs `read` (statements that only read) on one snapshot of the file: a read transaction, so
+   * another connection's commits in between are not seen. Inside an open transaction it runs in that one.
+   */
+  snapshot<T>(read: () => T): T {
+    if (this.db.isTransaction) return read();
+    this.statement('BEGIN').run();
+    try {
+      const value = read();
+      this.statement('COMMIT').run();
+      return value;
+    } catch (error) {
+      this.#rollBackIfOpen();
+      throw error;
+    }
+  }
+
+  /** Ends the open transaction, if SQLite has not already ended it itself (I/O, a full disk, out of memory). */
+  #rollBackIfOpen(): void {
+    if (!this.db.isTransaction) return;
+    try {
+      this.db.exec('ROLLBACK');
+    } catch {
+      // Rolled back by SQLite meanwhile.
+    }
+  }
+
   /** Runs `run` inside the next group commit; resolves with its value once committed. */
   write<T>(run: () => T): Promise<T> {
     if (this.#closed) return Promise.reject(new StorageError(`The database ${this.path} is closed.`));
@@ -366,13 +393,7 @@ export class SqliteDatabase {
     } catch (error) {
       // The lock could not be taken for another reason than a busy peer (I/O, read-only, full), or
       // SQLite ended the transaction itself: nothing of the batch stays.
-      if (this.db.isTransaction) {
-        try {
-          this.db.exec('ROLLBACK');
-        } catch {
-          // Already rolled back by SQLite.
-        }
-      }
+      this.#rollBackIfOpen();
       for (const listener of this.#rollbackListeners) listener();
       for (const write of batch) write.reject(new StorageError(adviceFor(error), { cause: error }));
       return;
@@ -479,11 +500,8 @@ export class SqliteDatabase {
       for (const [status, delta] of batchCounts) if (delta !== 0) addCount.run(status, delta);
       tx('COMMIT').run();
     } catch (error) {
-      try {
-        this.db.exec('ROLLBACK');
-      } catch {
-        // The failed COMMIT may already have rolled back.
-      }
+      // The failed COMMIT may already have rolled back.
+      this.#rollBackIfOpen();
       for (const listener of this.#rollbackListeners) listener();
       const failure = new StorageError(`Commit to ${this.path} failed: ${(error as Error).message}`, {
         cause: error,

@@ -21,10 +21,13 @@ interface TaskRow {
   doc: string;
 }
 
-interface ListRow extends TaskRow {
+/** Where a task stands in a listing (newest first). */
+interface ListPosition {
   created_ms: number;
   id: string;
 }
+
+interface ListRow extends ListPosition, TaskRow {}
 
 /** Which indexed columns an update sets besides version and doc (bits of UPDATE_SQL's index). */
 const SETS_STATUS = 1;
@@ -357,11 +360,9 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
    * (status, type, created), which covers them, and merged; then the page's own tasks are read.
    */
   #listStatus(status: TaskStatus, limit: number, after: [number, string] | null): TaskPage {
-    // Several statements: one read transaction gives them one snapshot, so a task that changes
-    // status meanwhile (on another connection) is not listed under the new one.
-    const own = !this.#db.db.isTransaction;
-    if (own) this.#db.statement('BEGIN').run();
-    try {
+    // Several statements on one snapshot, so a task that changes status meanwhile (on another
+    // connection) is not listed under the new one.
+    return this.#db.snapshot(() => {
       const types = this.#db.statement(TYPES_IN_STATUS_SQL).all(status) as Array<{ type: string }>;
       const positions = types
         .flatMap(({ type }) => this.#listRows('created_ms, id', { status, type }, after, limit + 1))
@@ -372,27 +373,12 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
         const row = read.get(position.id) as unknown as TaskRow;
         return JSON.parse(row.doc) as Task;
       });
-      if (own) this.#db.statement('COMMIT').run();
       return this.#page(items, positions, limit);
-    } catch (error) {
-      // SQLite may have ended the transaction itself (I/O, out of memory): the error is the one to report.
-      if (own && this.#db.db.isTransaction) {
-        try {
-          this.#db.statement('ROLLBACK').run();
-        } catch {
-          // Already rolled back.
-        }
-      }
-      throw error;
-    }
+    });
   }
 
   /** A page of `items`; a next token when `positions` (up to limit + 1) go past the page. */
-  #page(
-    items: Task[],
-    positions: ReadonlyArray<{ created_ms: number; id: string }>,
-    limit: number,
-  ): TaskPage {
+  #page(items: Task[], positions: readonly ListPosition[], limit: number): TaskPage {
     const last = positions[limit - 1];
     return {
       items,
@@ -406,17 +392,13 @@ export class SqliteTaskStore implements TaskStore, WrittenChanges {
     filter: TaskFilter,
     after: [number, string] | null,
     max: number,
-  ): Array<{ created_ms: number; id: string; doc?: string }> {
+  ): Array<ListPosition & Partial<TaskRow>> {
     const params: Array<string | number> = [];
     if (filter.status) params.push(filter.status);
     if (filter.type) params.push(filter.type);
     if (after) params.push(after[0], after[1]);
     const sql = listSql(columns, { status: !!filter.status, type: !!filter.type, after: !!after });
-    return this.#db.statement(sql).all(...params, max) as unknown as Array<{
-      created_ms: number;
-      id: string;
-      doc?: string;
-    }>;
+    return this.#db.statement(sql).all(...params, max) as unknown as Array<ListPosition & Partial<TaskRow>>;
   }
 
   async counts(now: string): Promise<QueueCounts> {
